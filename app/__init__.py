@@ -1,0 +1,122 @@
+"""Saintara Admin: the application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import PROJECT_ROOT, ConfigError, load_config
+from app.extensions import cache, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the portal. ``config`` overrides what the environment says (tests use it).
+
+    A configuration that is unsafe for production stops start-up with one line.
+    """
+    try:
+        settings = load_config()
+    except ConfigError as exc:
+        raise SystemExit(f"Configuration error: {exc}") from None
+    settings.update(config or {})
+
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+
+    configure_proxy(app)
+    configure_observability(app)
+    configure_database(app)
+    configure_security(app)
+    configure_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def configure_proxy(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXY_COUNT"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+
+
+def configure_observability(app: Flask) -> None:
+    from app import errors
+    from app.observability import request_id
+
+    request_id.init_app(app)  # first, so every later step and error page has the id
+    errors.init_app(app)
+
+
+def configure_database(app: Flask) -> None:
+    from app import database
+    from app.audit import services as audit
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    database.init_app(app)
+    audit.install_session_hooks()
+
+
+def configure_security(app: Flask) -> None:
+    from app.security import access, headers, sessions
+    from app.users.models import User
+
+    sessions.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side and rotated at sign-in
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Sign in to open this page.")
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.is_active else None
+
+    access.init_app(app)  # before CSRF, so anonymous visitors are sent to sign in first
+    csrf.init_app(app)
+    headers.init_app(app)
+
+
+def configure_extensions(app: Flask) -> None:
+    from app import i18n
+
+    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
+    limiter.init_app(app)
+    cache.init_app(app)
+    i18n.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.observability.health import bp as health_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_cli(app: Flask) -> None:
+    from app.audit.cli import audit_cli
+    from app.platform.cli import seed_demo
+    from app.users.cli import users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_demo)
+
+
+def _import_models() -> None:
+    """Import every model module so that the metadata (and Alembic) sees all tables."""
+    from app.audit import models as _audit  # noqa: F401
+    from app.platform import models as _platform  # noqa: F401
+    from app.settings import models as _settings  # noqa: F401
+    from app.users import models as _users  # noqa: F401

@@ -1,0 +1,1 @@
+"""The security audit log: model, hash chain, the audit service and ``flask audit``."""

@@ -1,0 +1,239 @@
+"""The audit service: the only way anything is written to the audit log.
+
+``log()`` queues an entry on the current database session; the entry is chained and
+inserted when that session commits, in the same transaction as the change it
+records. A rollback discards it. On PostgreSQL a transaction-scoped advisory lock
+makes concurrent writers take turns at the chain head, so the chain never forks.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, inspect, select, text
+
+from app.audit.chain import HASHED_FIELDS, ChainReport, hash_of, walk
+from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult
+from app.database import utcnow
+from app.extensions import db
+from app.security.actor import Actor, actor_from_request
+
+_PENDING = "audit_pending"
+_RETAINED = "audit_retained_failures"
+# Any 64-bit constant works; this one spells "audit chain" in the lock table.
+CHAIN_LOCK_KEY = 0x5A1A_0A0D_17C4_A1
+MASK = "********"
+_SECRET_NAME = re.compile(r"pass(word)?|secret|token|otp|totp|backup_code|api_key|credential", re.I)
+_MAX_DESCRIPTION = 2000
+
+
+def _json_safe(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def mask_secrets(changes: Mapping | None) -> dict | None:
+    """Replace the values of secret-looking fields with a mask, keeping that they changed."""
+    if changes is None:
+        return None
+    masked = {}
+    for field, change in changes.items():
+        if _SECRET_NAME.search(str(field)):
+            if isinstance(change, Mapping):
+                masked[field] = {k: (None if v is None else MASK) for k, v in change.items()}
+            else:
+                masked[field] = None if change is None else MASK
+        else:
+            masked[field] = _json_safe(change)
+    return masked
+
+
+def snapshot(obj, fields: Iterable[str]) -> dict:
+    """The current values of ``fields`` on ``obj``, ready for :func:`diff`."""
+    return {name: _json_safe(getattr(obj, name)) for name in fields}
+
+
+def diff(before: Mapping, after: Mapping) -> dict:
+    """``{field: {"before": x, "after": y}}`` for each field whose value changed."""
+    changes = {}
+    for field in sorted(set(before) | set(after)):
+        old, new = _json_safe(before.get(field)), _json_safe(after.get(field))
+        if old != new:
+            changes[field] = {"before": old, "after": new}
+    return changes
+
+
+def _resource_fields(resource) -> dict:
+    """Type, id, readable representation and institution of a model instance."""
+    state = inspect(resource)
+    if state.pending or resource.id is None:
+        db.session.flush()
+    if hasattr(resource, "institution_id"):
+        institution_id = resource.institution_id
+    elif type(resource).__tablename__ == "institutions":
+        institution_id = resource.id
+    else:
+        institution_id = None
+    return {
+        "resource_type": type(resource).__name__.lower(),
+        "resource_id": str(resource.id),
+        "resource_repr": resource.audit_repr()[:300],
+        "institution_id": institution_id,
+    }
+
+
+def log(
+    actor: Actor,
+    action: AuditAction | str,
+    *,
+    resource=None,
+    resource_type: str | None = None,
+    resource_id: str | int | None = None,
+    resource_repr: str | None = None,
+    institution_id: int | None = None,
+    description: str = "",
+    changes: Mapping | None = None,
+    result: AuditResult | str = AuditResult.SUCCESS,
+    occurred_at: datetime | None = None,
+) -> AuditLog:
+    """Queue an audit entry in the current transaction; it is written when that commits.
+
+    ``resource`` may be a model instance (its type, id, representation and institution
+    are copied), or describe it with the explicit ``resource_*`` arguments. Values of
+    secret-looking fields in ``changes`` are masked. ``occurred_at`` is for importing
+    history (demo data); normal callers leave it to the clock.
+    """
+    fields = _resource_fields(resource) if resource is not None else {
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "resource_repr": None if resource_repr is None else resource_repr[:300],
+        "institution_id": institution_id,
+    }
+    if institution_id is not None:
+        fields["institution_id"] = institution_id
+    entry = AuditLog(
+        created_at=occurred_at or utcnow(),
+        actor_id=actor.user_id,
+        actor_email=actor.email,
+        impersonator_id=actor.impersonator_id,
+        impersonator_email=actor.impersonator_email,
+        action=AuditAction(action).value,
+        description=(description or "")[:_MAX_DESCRIPTION],
+        changes=mask_secrets(changes) or None,
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+        request_id=actor.request_id,
+        result=AuditResult(result).value,
+        **fields,
+    )
+    session = db.session()
+    if not session.in_transaction():
+        # Make the transaction explicit so that its rollback discards this entry.
+        session.begin()
+    session.info.setdefault(_PENDING, []).append(entry)
+    return entry
+
+
+def log_from_request(action: AuditAction | str, *, user=None, **kwargs) -> AuditLog:
+    """:func:`log` with the actor taken from the current request (for route-level events)."""
+    return log(actor_from_request(user), action, **kwargs)
+
+
+def pending_entries(session=None) -> list[AuditLog]:
+    """Entries queued in this transaction and not yet written (for tests and previews)."""
+    return list((session or db.session).info.get(_PENDING, ()))
+
+
+def _write_pending(session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until this transaction ends: writers take turns at the chain head.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    # SQLite needs no lock: a transaction whose snapshot is stale cannot write there.
+    prev = session.execute(
+        select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
+    ).scalar() or GENESIS_HASH
+    for entry in pending:
+        entry.prev_hash = prev
+        entry.hash = prev = hash_of(entry, prev)
+        session.add(entry)
+
+
+def _discard_pending(session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    discarded = session.info.pop(_PENDING, None)
+    if discarded:
+        # A refused attempt is recorded even though its transaction rolls back: it
+        # describes something that was tried, not a change that was made.
+        failures = [e for e in discarded if e.result == AuditResult.FAILURE.value]
+        if failures:
+            session.info.setdefault(_RETAINED, []).extend(failures)
+
+
+def write_retained_failures(session=None) -> int:
+    """After a rollback, commit the failure entries that the rolled-back work queued.
+
+    Called by the transaction boundaries (request, CLI, job) right after they roll
+    back; returns how many entries were written.
+    """
+    session = session or db.session
+    retained = session.info.pop(_RETAINED, None)
+    if not retained:
+        return 0
+    session.info[_PENDING] = retained
+    session.commit()
+    return len(retained)
+
+
+def install_session_hooks() -> None:
+    """Write queued entries at commit and drop them at rollback (idempotent)."""
+    if not event.contains(FlaskSession, "before_commit", _write_pending):
+        event.listen(FlaskSession, "before_commit", _write_pending)
+        event.listen(FlaskSession, "after_transaction_end", _discard_pending)
+
+
+def chain_head() -> tuple[int | None, str]:
+    """The id and hash of the newest entry (what backups and checkpoints record)."""
+    row = db.session.execute(
+        select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    return (row.id, row.hash) if row else (None, GENESIS_HASH)
+
+
+def verify_chain(batch_size: int = 5000) -> ChainReport:
+    """Walk the whole chain in id order; the report names the first broken entry."""
+    columns = [AuditLog.id, AuditLog.prev_hash, AuditLog.hash] + [
+        getattr(AuditLog, name) for name in HASHED_FIELDS
+    ]
+
+    def rows():
+        last_id = 0
+        while True:
+            chunk = db.session.execute(
+                select(*columns).where(AuditLog.id > last_id).order_by(AuditLog.id).limit(batch_size)
+            ).all()
+            if not chunk:
+                return
+            yield from chunk
+            last_id = chunk[-1][0]
+
+    return walk(rows())

@@ -1,0 +1,103 @@
+"""Signing in and out. Services never commit; the request boundary does.
+
+Sign-in has two steps. :func:`check_password_step` proves the password and returns
+the user; the caller then finishes with :func:`record_sign_in` (or, once a second
+factor is required, hands over to that challenge first). Failures all look alike
+to the visitor, whether or not the account exists.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.audit import services as audit
+from app.audit.models import AuditAction, AuditResult
+from app.database import utcnow
+from app.extensions import db
+from app.security.actor import Actor
+from app.security.passwords import hash_password, needs_rehash, verify_password
+from app.security.throttle import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
+from app.users.models import User
+from app.users.services import find_by_email, normalise_email
+
+_LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
+
+
+class SignInFailed(Exception):
+    """Wrong e-mail or password, or an inactive account (deliberately indistinguishable)."""
+
+
+class SignInThrottled(Exception):
+    """Too many failed attempts; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _attempted_identity(email: str) -> str:
+    # A password typed into the e-mail field must never reach the audit log.
+    return email if _LOOKS_LIKE_EMAIL.match(email) else "(not an e-mail address)"
+
+
+def check_password_step(actor: Actor, email: str, password: str) -> User:
+    """Return the active user whose e-mail and password match.
+
+    Raises :class:`SignInThrottled` when this account or address has failed too often,
+    and :class:`SignInFailed` otherwise; both are audited.
+    """
+    email = normalise_email(email)
+    retry_after = max(
+        [t.retry_after(email) or 0 for t in SIGN_IN_ACCOUNT_THROTTLES]
+        + [SIGN_IN_IP.retry_after(actor.ip or "unknown") or 0]
+    )
+    if retry_after:
+        audit.log(actor, AuditAction.LOGIN_THROTTLED, result=AuditResult.FAILURE,
+                  resource_type="user", resource_repr=_attempted_identity(email),
+                  description=f"Sign-in refused without checking: throttled for {retry_after} s")
+        raise SignInThrottled(retry_after)
+
+    user = find_by_email(email)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not password_ok or not user.is_active:
+        for throttle in SIGN_IN_ACCOUNT_THROTTLES:
+            throttle.record_failure(email)
+        SIGN_IN_IP.record_failure(actor.ip or "unknown")
+        reason = ("unknown e-mail" if user is None
+                  else "wrong password" if not password_ok else "account deactivated")
+        failure_actor = Actor(user_id=user.id if user else None, email=_attempted_identity(email),
+                              ip=actor.ip, user_agent=actor.user_agent, request_id=actor.request_id)
+        if user is not None:
+            audit.log(failure_actor, AuditAction.LOGIN_FAILURE, resource=user,
+                      result=AuditResult.FAILURE, description=f"Sign-in failed: {reason}")
+        else:
+            audit.log(failure_actor, AuditAction.LOGIN_FAILURE, result=AuditResult.FAILURE,
+                      resource_type="user", resource_repr=_attempted_identity(email),
+                      description=f"Sign-in failed: {reason}")
+        raise SignInFailed()
+
+    for throttle in SIGN_IN_ACCOUNT_THROTTLES:
+        throttle.clear(email)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def record_sign_in(actor: Actor, user: User) -> None:
+    """Note a completed sign-in on the account and in the audit log."""
+    # A plain UPDATE: signing in is not an edit of the account, so it must not bump
+    # the version (an admin editing this user would otherwise get a false conflict).
+    now = utcnow()
+    db.session.execute(
+        update(User).where(User.id == user.id).values(last_sign_in_at=now, updated_at=User.updated_at)
+    )
+    set_committed_value(user, "last_sign_in_at", now)
+    audit.log(actor, AuditAction.LOGIN_SUCCESS, resource=user, description="Signed in")
+
+
+def record_sign_out(actor: Actor, user: User) -> None:
+    """Note a sign-out in the audit log."""
+    audit.log(actor, AuditAction.LOGOUT, resource=user, description="Signed out")

@@ -1,0 +1,193 @@
+"""Configuration, read once from the environment (12-factor).
+
+With no DATABASE_URL / REDIS_URL the portal runs on the embedded default: an SQLite
+file under ``instance/`` and in-process stores for sessions, cache and rate limits.
+With ``APP_ENV=production`` a missing or weak secret, a missing database or Redis URL,
+or debug mode stops start-up with one line naming the problem (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "test")
+MIN_SECRET_KEY_LENGTH = 32
+_WEAK_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "password", "default"}
+
+
+class ConfigError(Exception):
+    """The environment does not describe a safe configuration; the message is one line."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def is_weak_secret(value: str) -> bool:
+    """True when a SECRET_KEY is too short, a well-known placeholder, or repetitive."""
+    stripped = value.strip()
+    return (
+        len(stripped) < MIN_SECRET_KEY_LENGTH
+        or stripped.lower() in _WEAK_SECRETS
+        or len(set(stripped)) < 10
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` spelling and pin the psycopg2 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
+def _instance_secret(instance_path: Path, name: str, make) -> str:
+    """Read a development secret from ``instance/``, creating it on first use."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> dict:
+    """Build the Flask configuration mapping from environment variables.
+
+    Raises :class:`ConfigError` when production settings are missing or unsafe.
+    """
+    env = os.environ if env is None else env
+    instance_path = Path(env.get("INSTANCE_PATH") or instance_path or DEFAULT_INSTANCE_PATH)
+    app_env = env.get("APP_ENV", "development").strip().lower() or "development"
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+    production = app_env == "production"
+    debug = _flag(env.get("DEBUG"))
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    database_url = env.get("DATABASE_URL", "").strip()
+    redis_url = env.get("REDIS_URL", "").strip()
+    encryption_key = env.get("ENCRYPTION_KEY", "").strip()
+
+    if production:
+        if not secret_key:
+            raise ConfigError("SECRET_KEY is not set (required when APP_ENV=production)")
+        if is_weak_secret(secret_key):
+            raise ConfigError(
+                f"SECRET_KEY is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"
+            )
+        if not database_url:
+            raise ConfigError("DATABASE_URL is not set (required when APP_ENV=production)")
+        if not redis_url:
+            raise ConfigError("REDIS_URL is not set (required when APP_ENV=production)")
+        if not encryption_key:
+            raise ConfigError("ENCRYPTION_KEY is not set (required when APP_ENV=production)")
+        if debug:
+            raise ConfigError("DEBUG is on: debug mode must never run with APP_ENV=production")
+    else:
+        if not secret_key:
+            secret_key = _instance_secret(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+        if not encryption_key:
+            encryption_key = _instance_secret(
+                instance_path, "encryption_key", lambda: Fernet.generate_key().decode()
+            )
+    _check_encryption_keys(encryption_key)
+
+    embedded = not database_url
+    if embedded:
+        database_url = f"sqlite:///{instance_path / 'saintara.db'}"
+
+    return {
+        "APP_ENV": app_env,
+        "DEBUG": debug,
+        "TESTING": app_env == "test",
+        "SECRET_KEY": secret_key,
+        "ENCRYPTION_KEYS": [k.strip() for k in encryption_key.split(",") if k.strip()],
+        "INSTANCE_PATH": str(instance_path),
+        "EMBEDDED_DATABASE": embedded,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url or None,
+        # Sessions (server side; the cookie only carries a random id).
+        "SESSION_COOKIE_NAME": "saintara_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production or _flag(env.get("SESSION_COOKIE_SECURE")),
+        "SESSION_IDLE_TIMEOUT": _int(env, "SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60),
+        "SESSION_ABSOLUTE_TIMEOUT": _int(env, "SESSION_ABSOLUTE_TIMEOUT", 12 * 3600, minimum=60),
+        # Forms
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024, minimum=1024),
+        # Reverse proxy: how many proxies in front set X-Forwarded-* headers.
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 1 if production else 0),
+        "HSTS_ENABLED": production,
+        # Locale
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": env.get("DISPLAY_TIMEZONE", "Asia/Jakarta"),
+        "LANGUAGES": {"en": "English", "id": "Bahasa Indonesia"},
+        # Password hashing cost (argon2id); tests lower it through TEST_CONFIG.
+        "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3, minimum=1),
+        "ARGON2_MEMORY_COST": _int(env, "ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
+        # Extensions
+        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
+        "CACHE_REDIS_URL": redis_url or None,
+        "CACHE_DEFAULT_TIMEOUT": 300,
+        "CACHE_KEY_PREFIX": "saintara:cache:",
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": "saintara:rl",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+    }
+
+
+def _check_encryption_keys(value: str) -> None:
+    for key in value.split(","):
+        key = key.strip()
+        if not key:
+            continue
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
+                "(make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from None
+
+
+TEST_CONFIG: dict = {
+    "APP_ENV": "test",
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    "ENCRYPTION_KEYS": ["0uLhgZ0d7pGcQ7a8Tn8c2o3fZkY6bG0Lw1nX9yVqk0s="],
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 8,
+    "SERVER_NAME": None,
+}

@@ -1,0 +1,7 @@
+"""The staff dashboard."""
+
+from flask import Blueprint
+
+bp = Blueprint("dashboard", __name__)
+
+from app.dashboard import routes  # noqa: E402,F401

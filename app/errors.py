@@ -1,0 +1,74 @@
+"""Error pages (HTML, or JSON for API and probe clients), each showing the request id."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+
+MESSAGES = {
+    400: (_l("Bad request"), _l("The request could not be understood. Check what you entered and try again.")),
+    403: (_l("Access denied"), _l("Your account is not allowed to open this page.")),
+    404: (_l("Page not found"), _l("There is nothing at this address, or you may not see it.")),
+    405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    409: (_l("Changed by someone else"),
+          _l("Someone else changed this record while you were working on it. Reload it and try again.")),
+    413: (_l("Upload too large"), _l("The file or form you sent is larger than this portal accepts.")),
+    429: (_l("Too many requests"), _l("You have made too many requests. Wait a moment and try again.")),
+    500: (_l("Something went wrong"),
+          _l("The portal could not complete your request. The error has been recorded; "
+             "if it keeps happening, contact support with the request id below.")),
+    503: (_l("Service unavailable"), _l("The portal is temporarily unavailable. Try again shortly.")),
+}
+CSRF_MESSAGE = _l(
+    "This form had expired or was not sent from this portal, so nothing was changed. "
+    "Go back, reload the page and submit it again."
+)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/readyz", "/healthz")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def render_error(code: int, message=None, *, error_code: str | None = None):
+    """An error response with the request id, as a page or as JSON."""
+    title, default_message = MESSAGES.get(code) or MESSAGES[400 if code < 500 else 500]
+    message = message or default_message
+    request_id = g.get("request_id")
+    if _wants_json():
+        body = {"error": {"code": error_code or f"http_{code}", "message": str(message), "request_id": request_id}}
+        return jsonify(body), code
+    return render_template("errors/error.html", code=code, title=title, message=message,
+                           request_id=request_id), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_exc):
+        return render_error(400, CSRF_MESSAGE, error_code="csrf_failed")
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc):
+        db.session.rollback()
+        return render_error(409, error_code="stale_version")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        response = render_error(exc.code)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            body, status = response
+            return body, status, {"Allow": ", ".join(exc.valid_methods)}
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _server_error(_exc):
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,1 @@
+"""Request ids, health checks and (later) error tracking, metrics and structured logs."""

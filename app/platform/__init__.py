@@ -1,0 +1,1 @@
+"""The platform's domain: institutions, customers, transactions and approvals."""

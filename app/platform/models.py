@@ -1,0 +1,149 @@
+"""The platform's domain: institutions, their customers, transactions and approvals."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class DecisionStatus(enum.StrEnum):
+    """The life of anything that waits for a human decision."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+STATUS_VALUES = tuple(s.value for s in DecisionStatus)
+
+
+class Institution(db.Model):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_repr(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("institution_id", "email", name="uq_customers_institution_email"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        Index("ix_customers_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    institution = relationship(Institution, lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_repr(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class Transaction(db.Model):
+    """A payment in Indonesian rupiah that waits for approval; amounts are whole rupiah."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint("amount_idr > 0", name="amount_positive"),
+        CheckConstraint(f"status IN {STATUS_VALUES!r}", name="status_valid"),
+        CheckConstraint(
+            "(status = 'pending') = (decided_at IS NULL)", name="decision_matches_status"
+        ),
+        Index("ix_transactions_status_id", "status", "id"),
+        Index("ix_transactions_institution_id_id", "institution_id", "id"),
+        Index("ix_transactions_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default=DecisionStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    customer = relationship(Customer)
+    institution = relationship(Institution)
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_repr(self) -> str:
+        return self.reference
+
+
+class Approval(db.Model):
+    """A request that another person must approve or reject (four-eyes principle)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUS_VALUES!r}", name="status_valid"),
+        CheckConstraint(
+            "(status = 'pending') = (decided_at IS NULL)", name="decision_matches_status"
+        ),
+        Index("ix_approvals_status_requested_at", "status", "requested_at"),
+        Index("ix_approvals_subject", "subject_type", "subject_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    subject_type: Mapped[str] = mapped_column(String(50))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    subject_repr: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    institution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("institutions.id", ondelete="RESTRICT"), index=True
+    )
+    summary: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=DecisionStatus.PENDING.value)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    institution = relationship(Institution)
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_repr(self) -> str:
+        return f"{self.kind} #{self.id}: {self.subject_repr}"

@@ -1,0 +1,1 @@
+"""Access rules, sessions, passwords, throttles, secrets and security headers."""

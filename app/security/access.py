@@ -1,0 +1,130 @@
+"""Who may use what: permissions per role, declared on every view.
+
+Every view function carries exactly one declaration: :func:`public`, :func:`signed_in`
+or :func:`requires`. A ``before_request`` hook enforces it and refuses any endpoint
+that declares nothing (fail closed), so a route without a rule cannot be reached.
+Object-level rules (institution admins see only their institution) are applied by
+:func:`institution_scope` and :func:`ensure_visible` in queries and views.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, abort, current_app, request
+from flask_login import current_user
+
+from app.extensions import login_manager
+from app.users.models import Role
+
+
+class Permission(enum.StrEnum):
+    VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
+    VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.SUPERADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset({Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS}),
+    Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL}),
+    Role.CUSTOMER: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    kind: str  # "public", "signed_in" or "permission"
+    permissions: frozenset[Permission] = frozenset()
+
+    def describe(self) -> str:
+        if self.kind == "permission":
+            return "requires " + ", ".join(sorted(p.value for p in self.permissions))
+        return self.kind
+
+
+_ATTR = "__access_rule__"
+
+
+class UndeclaredAccess(RuntimeError):
+    """A view was registered without an access declaration."""
+
+
+def _declare(view: Callable, rule: AccessRule) -> Callable:
+    if hasattr(view, _ATTR):
+        raise UndeclaredAccess(f"{view.__qualname__} declares access twice")
+    setattr(view, _ATTR, rule)
+    return view
+
+
+def public(view: Callable) -> Callable:
+    """Anyone, signed in or not, may use this view."""
+    return _declare(view, AccessRule("public"))
+
+
+def signed_in(view: Callable) -> Callable:
+    """Any signed-in user (customers included) may use this view."""
+    return _declare(view, AccessRule("signed_in"))
+
+
+def requires(*permissions: Permission) -> Callable[[Callable], Callable]:
+    """Only users whose role grants every one of ``permissions`` may use this view."""
+
+    def decorator(view: Callable) -> Callable:
+        return _declare(view, AccessRule("permission", frozenset(permissions)))
+
+    return decorator
+
+
+def access_rule(view: Callable | None) -> AccessRule | None:
+    return getattr(view, _ATTR, None)
+
+
+def has_permission(user, permission: Permission) -> bool:
+    """True when ``user`` is signed in, active, and their role grants ``permission``."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return permission in ROLE_PERMISSIONS[Role(user.role)]
+
+
+def institution_scope(user) -> int | None:
+    """``None`` when the user may see every institution, else the one institution id."""
+    if has_permission(user, Permission.VIEW_ALL_INSTITUTIONS):
+        return None
+    return user.institution_id
+
+
+def ensure_visible(user, institution_id: int | None) -> None:
+    """404 (not 403: do not confirm the row exists) when the row is outside the user's scope."""
+    scope = institution_scope(user)
+    if scope is not None and institution_id != scope:
+        abort(404)
+
+
+def _enforce() -> None:
+    if request.endpoint is None:
+        return  # no route matched: the 404/405 handlers answer
+    view = current_app.view_functions.get(request.endpoint)
+    rule = access_rule(view)
+    if rule is None:
+        raise UndeclaredAccess(f"endpoint {request.endpoint!r} declares no access rule")
+    if rule.kind == "public":
+        return
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if rule.kind == "permission" and not all(has_permission(current_user, p) for p in rule.permissions):
+        abort(403)
+
+
+@public
+def _static_files(filename: str):
+    return current_app.send_static_file(filename)
+
+
+def init_app(app: Flask) -> None:
+    """Enforce declarations on every request; declare Flask's own static route public."""
+    app.before_request(_enforce)
+    app.context_processor(lambda: {"can": lambda name: has_permission(current_user, Permission(name))})
+    if "static" in app.view_functions:
+        app.view_functions["static"] = _static_files

@@ -1,0 +1,61 @@
+"""Who is acting, and from where: what services receive instead of reading ``request``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or system process) on whose behalf a service acts."""
+
+    user_id: int | None
+    email: str
+    role: str | None = None
+    institution_id: int | None = None
+    impersonator_id: int | None = None
+    impersonator_email: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        """An actor for CLI commands and scheduled jobs (no user, no request)."""
+        return cls(user_id=None, email=name, role=None)
+
+    @classmethod
+    def for_user(cls, user, **request_fields) -> Actor:
+        return cls(
+            user_id=user.id,
+            email=user.email,
+            role=user.role,
+            institution_id=user.institution_id,
+            **request_fields,
+        )
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+
+def request_fields() -> dict:
+    """IP, user agent and request id of the current request (empty outside requests)."""
+    if not has_request_context():
+        return {}
+    return {
+        "ip": request.remote_addr,
+        "user_agent": (request.user_agent.string or "")[:300] or None,
+        "request_id": g.get("request_id"),
+    }
+
+
+def actor_from_request(user=None) -> Actor:
+    """The Actor for the current request: the signed-in user, or an anonymous visitor."""
+    user = user if user is not None else current_user
+    if user is not None and getattr(user, "is_authenticated", False):
+        return Actor.for_user(user, **request_fields())
+    return Actor(user_id=None, email="anonymous", **request_fields())

@@ -1,0 +1,1 @@
+"""User accounts: the model, services and the ``flask users`` commands."""

@@ -1,0 +1,238 @@
+"""Shared fixtures: ``app``, ``client``, ``runner``, a rollback-isolated ``db``, and
+callable factories ``make_user`` / ``make_institution`` / ``login_as``.
+
+Unit tests run on an SQLite file migrated once per session; tests/integration
+overrides ``app_config`` to run the same fixtures on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import time
+
+import pytest
+from flask.ctx import _cv_app
+from flask.sessions import session_json_serializer
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
+
+from app import create_app
+from app.config import TEST_CONFIG
+from app.extensions import db as _db
+from app.extensions import limiter
+from app.platform.models import Customer, Institution
+from app.security.actor import Actor
+from app.security.sessions import MemorySessionStore, session_key
+from app.users.models import Role, User
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def app_config(tmp_path_factory) -> dict:
+    """Configuration of the session's app; integration tests override this fixture."""
+    instance = tmp_path_factory.mktemp("instance")
+    return {
+        **TEST_CONFIG,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.db'}",
+        "EMBEDDED_DATABASE": True,
+        "REDIS_URL": None,
+    }
+
+
+class RequestIsolatedClient(FlaskClient):
+    """Each request gets its own app context (and ``g``), as in production.
+
+    Tests keep an app context open for the database; without this, Flask would reuse
+    it for every request and ``g`` (the signed-in user, say) would leak between them.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
+def build_app(config: dict):
+    """An app for tests, with the migrations applied to its database."""
+    application = create_app(config)
+    application.test_client_class = RequestIsolatedClient
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    """One app per test session (SQLite); tests/integration defines its own on PostgreSQL."""
+    return build_app(app_config)
+
+
+class _ConnectionBoundSession(FlaskSession):
+    """Flask-SQLAlchemy picks the app's engine itself; tests need the one open connection."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind
+
+
+@pytest.fixture
+def db(app):
+    """The database, with every test's work rolled back at the end (commits included)."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = _db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _ConnectionBoundSession}
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores(app):
+    """Each test starts with no sessions and no rate-limit counts (ids repeat after rollback)."""
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    else:
+        app.session_interface.store = MemorySessionStore()
+    with app.app_context():
+        limiter.reset()
+    yield
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_institution(db):
+    def factory(name: str | None = None, code: str | None = None) -> Institution:
+        n = next(_counter)
+        institution = Institution(name=name or f"Institution {n}", code=code or f"T{n:05d}")
+        db.session.add(institution)
+        db.session.flush()
+        return institution
+
+    return factory
+
+
+@pytest.fixture
+def make_customer(db, make_institution):
+    def factory(institution: Institution | None = None, **fields) -> Customer:
+        n = next(_counter)
+        institution = institution or make_institution()
+        customer = Customer(institution_id=institution.id, full_name=fields.pop("full_name", f"Customer {n}"),
+                            email=fields.pop("email", f"customer{n}@example.com"), **fields)
+        db.session.add(customer)
+        db.session.flush()
+        return customer
+
+    return factory
+
+
+@pytest.fixture
+def make_user(db, make_institution):
+    """``make_user(role=Role.ADMIN, password=..., institution=..., active=True)``."""
+
+    def factory(role: Role | str = Role.ADMIN, *, email: str | None = None, password: str | None = DEFAULT_PASSWORD,
+                institution: Institution | None = None, active: bool = True,
+                display_name: str | None = None) -> User:
+        from app.users import services
+
+        role = Role(role)
+        if role.needs_institution and institution is None:
+            institution = make_institution()
+        n = next(_counter)
+        user = services.create_user(
+            Actor.system("test"), email=email or f"{role.value}{n}@example.com",
+            display_name=display_name or f"{role.value.title()} {n}", role=role,
+            institution_id=institution.id if institution else None, password=password,
+        )
+        if not active:
+            user.is_active_account = False
+        db.session.commit()
+        return user
+
+    return factory
+
+
+def csrf_token_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class FormClient:
+    """Posts forms the way a browser does: it reads the CSRF token from the page first."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, page: str = "/login") -> str:
+        return csrf_token_from(self.client.get(page).get_data(as_text=True))
+
+    def post(self, url: str, data: dict | None = None, *, page: str | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token(page or url))
+        return self.client.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def forms(client) -> FormClient:
+    return FormClient(client)
+
+
+@pytest.fixture
+def client_for(app):
+    """A new test client already signed in as ``user`` (a server-side session made directly).
+
+    For tests about what a signed-in user may do; sign-in itself is tested through the form.
+    """
+
+    def factory(user: User):
+        sid = secrets.token_urlsafe(32)
+        now = time.time()
+        record = {
+            "data": session_json_serializer.dumps({"_user_id": str(user.id), "_fresh": True}),
+            "meta": {"created": now, "last_seen": now, "user_id": user.id, "ip": "127.0.0.1", "user_agent": "test"},
+        }
+        app.session_interface.store.save(session_key(sid), record, ttl=600)
+        new_client = app.test_client()
+        new_client.set_cookie(app.config["SESSION_COOKIE_NAME"], sid)
+        return new_client
+
+    return factory
+
+
+@pytest.fixture
+def login_as(client, forms):
+    """Sign ``user`` in through the real sign-in form; returns the response."""
+
+    def do_login(user: User, password: str = DEFAULT_PASSWORD):
+        response = forms.post("/login", {"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
