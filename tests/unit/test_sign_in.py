@@ -199,3 +199,36 @@ def test_change_password_refusals_change_nothing(db, client, make_user, login_as
     assert user.password_hash == original_hash
     refused = db.session.scalars(select(AuditLog).where(AuditLog.action == "PASSWORD_CHANGE")).all()
     assert [e.result for e in refused] == ["failure"]
+
+
+def test_unknown_email_costs_one_password_hash_like_a_wrong_password(db, make_user, forms, monkeypatch):
+    from argon2 import PasswordHasher
+
+    calls = []
+    original = PasswordHasher.verify
+
+    def counting(self, hash_, password):
+        calls.append(hash_.split("$")[1])
+        return original(self, hash_, password)
+
+    user = make_user(Role.ADMIN)
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    forms.post("/login", {"email": user.email, "password": "wrong password here"})
+    forms.post("/login", {"email": "nobody@example.com", "password": "wrong password here"})
+    assert calls == ["argon2id", "argon2id"]
+
+
+def test_log_from_request_takes_the_actor_from_the_request(app, db, make_user):
+    from app.audit import services as audit
+
+    user = make_user(Role.ADMIN)
+    with app.test_request_context("/somewhere", headers={"X-Request-ID": "req-from-test-1", "User-Agent": "UA/1"}):
+        from flask import g
+
+        g.request_id = "req-from-test-1"
+        entry = audit.log_from_request("USER_UPDATE", user=user, resource=user, description="by request")
+    assert (entry.actor_id, entry.actor_email, entry.request_id, entry.user_agent, entry.ip) == (
+        user.id, user.email, "req-from-test-1", "UA/1", None)
+    with app.test_request_context("/"):
+        anonymous = audit.log_from_request("LOGIN_FAILURE", result="failure")
+    assert anonymous.actor_id is None and anonymous.actor_email == "anonymous"
