@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask, Response
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -77,6 +78,7 @@ def init_app(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
+    install_session_hooks()
 
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:
@@ -102,6 +104,41 @@ def roll_back() -> None:
     except Exception:  # the database may be the very thing that failed
         db.session.rollback()
         logging.getLogger(__name__).exception("could not record refused attempts in the audit log")
+
+
+_AFTER_COMMIT = "after_commit_callbacks"
+
+
+def after_commit(callback) -> None:
+    """Run ``callback()`` once the current transaction has committed (never on rollback).
+
+    For work that must not happen before the data is durable: clearing caches that
+    other workers would refill with old values, enqueuing background jobs.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            callback()
+        except Exception:  # the commit stands; a failed follow-up must not undo it
+            logging.getLogger(__name__).exception("after-commit callback %r failed", callback)
+
+
+def _drop_after_commit(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def install_session_hooks() -> None:
+    """Register the after-commit machinery on Flask-SQLAlchemy's session class (idempotent)."""
+    if not event.contains(FlaskSession, "after_commit", _run_after_commit):
+        event.listen(FlaskSession, "after_commit", _run_after_commit)
+        event.listen(FlaskSession, "after_soft_rollback", _drop_after_commit)
 
 
 @contextmanager

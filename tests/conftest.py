@@ -21,8 +21,8 @@ from flask_sqlalchemy.session import Session as FlaskSession
 
 from app import create_app
 from app.config import TEST_CONFIG
+from app.extensions import cache, limiter
 from app.extensions import db as _db
-from app.extensions import limiter
 from app.platform.models import Customer, Institution
 from app.security.actor import Actor
 from app.security.sessions import MemorySessionStore, session_key
@@ -113,6 +113,7 @@ def _fresh_stores(app):
         app.session_interface.store = MemorySessionStore()
     with app.app_context():
         limiter.reset()
+        cache.clear()
     yield
 
 

@@ -20,6 +20,7 @@ class AuditAction(enum.StrEnum):
     LOGIN_THROTTLED = "LOGIN_THROTTLED"
     LOGOUT = "LOGOUT"
     PASSWORD_CHANGE = "PASSWORD_CHANGE"  # noqa: S105 (an action name, not a password)
+    STEP_UP = "STEP_UP"
     USER_CREATE = "USER_CREATE"
     USER_UPDATE = "USER_UPDATE"
     USER_DELETE = "USER_DELETE"

@@ -46,3 +46,12 @@ class ChangePasswordForm(FlaskForm):
                     EqualTo("new_password", message=_l("The two new passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class StepUpForm(FlaskForm):
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password", "autofocus": True},
+    )
+    next = HiddenField()

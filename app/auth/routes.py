@@ -9,11 +9,12 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth import services as auth
-from app.auth.forms import ChangePasswordForm, SignInForm
+from app.auth.forms import ChangePasswordForm, SignInForm, StepUpForm
 from app.extensions import limiter
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.passwords import WeakPassword
+from app.security.stepup import mark_stepped_up
 from app.security.throttle import SIGN_IN_REQUESTS_PER_IP
 from app.security.urls import safe_next_url
 from app.users import services as users
@@ -88,6 +89,31 @@ def logout():
     start_fresh_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/step-up", methods=["GET", "POST"])
+@signed_in
+def step_up():
+    """Re-authentication before a sensitive action; returns to ``next`` afterwards."""
+    form = StepUpForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            auth.confirm_identity(actor_from_request(), current_user, form.password.data)
+        except auth.SignInThrottled as exc:
+            minutes = _minutes(exc.retry_after)
+            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                           "Too many failed attempts. Try again in %(num)d minutes.", minutes), "danger")
+            status = 429
+        except auth.SignInFailed:
+            form.password.errors.append(_("This is not your password."))
+            status = 400
+        else:
+            mark_stepped_up()
+            return redirect(safe_next_url(form.next.data, home_for(current_user)))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/step_up.html", form=form), status
 
 
 @bp.get("/account")

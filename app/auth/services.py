@@ -101,3 +101,21 @@ def record_sign_in(actor: Actor, user: User) -> None:
 def record_sign_out(actor: Actor, user: User) -> None:
     """Note a sign-out in the audit log."""
     audit.log(actor, AuditAction.LOGOUT, resource=user, description="Signed out")
+
+
+def confirm_identity(actor: Actor, user: User, password: str) -> None:
+    """Step-up: check the signed-in user's password again (audited STEP_UP).
+
+    Failures count towards the account's sign-in throttle. Raises SignInThrottled or
+    SignInFailed.
+    """
+    retry_after = max(t.retry_after(user.email) or 0 for t in SIGN_IN_ACCOUNT_THROTTLES)
+    if retry_after:
+        raise SignInThrottled(retry_after)
+    if not verify_password(user.password_hash, password):
+        for throttle in SIGN_IN_ACCOUNT_THROTTLES:
+            throttle.record_failure(user.email)
+        audit.log(actor, AuditAction.STEP_UP, resource=user, result=AuditResult.FAILURE,
+                  description="Re-authentication failed: wrong password")
+        raise SignInFailed()
+    audit.log(actor, AuditAction.STEP_UP, resource=user, description="Re-authenticated with password")

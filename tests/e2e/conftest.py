@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 ]
 SUPERADMIN_EMAIL = "superadmin@e2e.saintara.id"
 SUPERADMIN_PASSWORD = "e2e chromium passphrase"
-REDIS_DB_INDEX = 12
+REDIS_DB_INDEX = int(os.environ.get("TEST_REDIS_E2E_DB", "12"))
 
 
 @pytest.fixture(scope="session")

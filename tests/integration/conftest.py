@@ -19,7 +19,7 @@ from tests.conftest import build_app
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REDIS_DB_INDEX = 11  # this suite's own index; it is flushed freely
+REDIS_DB_INDEX = int(os.environ.get("TEST_REDIS_DB", "11"))  # this suite's own index; flushed freely
 
 
 def _require(name: str, check) -> None:

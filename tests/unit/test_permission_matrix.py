@@ -26,6 +26,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "auth.logout": SIGNED_IN,
     "auth.account": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
+    "auth.step_up": SIGNED_IN,
     "dashboard.index": STAFF,
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,

@@ -1,0 +1,75 @@
+"""Every system setting, declared in one place: type, default, bounds and help text.
+
+A feature reads its settings with ``settings.get("key")`` (app.settings.services);
+superadmins change them on the settings page, which validates against these
+declarations. Add a setting here, never a literal elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+
+
+class Kind(enum.StrEnum):
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DURATION = "duration"  # stored in seconds, edited in minutes
+    CHOICE = "choice"
+    MULTICHOICE = "multichoice"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: Kind
+    default: object
+    label: object
+    help: object
+    section: object
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+    max_length: int = 500
+
+
+ROLE_CHOICES = (
+    ("superadmin", _l("Superadmin")),
+    ("admin", _l("Admin")),
+    ("institution_admin", _l("Institution admin")),
+    ("customer", _l("Customer")),
+)
+
+SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin"),
+            _l("Two-factor required for"),
+            _l("Users with these roles must use a second factor to reach the portal."),
+            SECURITY, choices=ROLE_CHOICES),
+    Setting("two_factor_grace_days", Kind.INTEGER, 7, _l("Two-factor grace period (days)"),
+            _l("Days during which a user who must use two-factor can still sign in and is led to set it up."),
+            SECURITY, minimum=0, maximum=90),
+    Setting("impersonation_time_limit", Kind.DURATION, 15 * 60, _l("Impersonation time limit"),
+            _l("Support impersonation ends by itself after this long."),
+            SECURITY, minimum=60, maximum=4 * 3600),
+    Setting("audit_retention_days", Kind.INTEGER, 365, _l("Keep audit entries (days)"),
+            _l("Entries older than this are removed by the retention purge; a checkpoint keeps the chain verifiable."),
+            AUDIT, minimum=30, maximum=3650),
+    Setting("backup_retention_days", Kind.INTEGER, 30, _l("Keep backups (days)"),
+            _l("Backups older than this are deleted, except the newest verified ones."),
+            BACKUPS, minimum=1, maximum=3650),
+    Setting("backup_keep_verified", Kind.INTEGER, 3, _l("Always keep the newest verified backups"),
+            _l("This many of the newest verified backups are kept whatever their age (at least one)."),
+            BACKUPS, minimum=1, maximum=100),
+    Setting("backup_drill_after_create", Kind.BOOLEAN, True, _l("Restore drill after every backup"),
+            _l("Restore each new backup into a scratch database and compare it with its manifest."),
+            BACKUPS),
+    Setting("maintenance_banner", Kind.TEXT, "", _l("Maintenance banner"),
+            _l("Shown at the top of every page while not empty."), GENERAL, max_length=300),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
