@@ -303,3 +303,53 @@ def link_in(message, path_prefix: str) -> str:
     match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]+)", body)
     assert match, f"no {path_prefix} link in: {body}"
     return match.group(1)
+
+
+class SmtpInbox:
+    """A loopback SMTP server (aiosmtpd) that keeps what it receives, for following mailed links."""
+
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self._arrived = threading.Condition()
+        self.hostname, self.port = "127.0.0.1", 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, recipient: str, timeout: float = 15.0, subject: str | None = None):
+        """The newest message to ``recipient`` (and ``subject``), waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for message in reversed(self.messages):
+                    if recipient in message["To"] and (subject is None or subject in message["Subject"]):
+                        return message
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no mail to {recipient} within {timeout} s"
+                self._arrived.wait(remaining)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """An SMTP server on a free loopback port for the whole test session."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    inbox = SmtpInbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname=inbox.hostname, port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
