@@ -24,12 +24,9 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(_l("Enter your current password.")), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+class SetPasswordForm(FlaskForm):
+    """A new password, twice (invitations, resets, and changing one's password)."""
+
     new_password = PasswordField(
         _l("New password"),
         validators=[
@@ -45,6 +42,14 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(_l("Repeat the new password.")),
                     EqualTo("new_password", message=_l("The two new passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password.")), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
@@ -120,25 +125,6 @@ class ForgotPasswordForm(FlaskForm):
         validators=[DataRequired(_l("Enter your e-mail address.")),
                     Length(max=254, message=_l("An e-mail address has at most 254 characters."))],
         render_kw={"autocomplete": "username", "autofocus": True, "inputmode": "email"},
-    )
-
-
-class SetPasswordForm(FlaskForm):
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(_l("Enter a new password.")),
-            Length(min=MIN_LENGTH, max=MAX_LENGTH,
-                   message=_l("Use between %(min)d and %(max)d characters.", min=MIN_LENGTH, max=MAX_LENGTH)),
-        ],
-        render_kw={"autocomplete": "new-password", "autofocus": True},
-        description=_l("At least 12 characters. Long passphrases are welcome; common passwords are refused."),
-    )
-    confirm_password = PasswordField(
-        _l("Repeat the new password"),
-        validators=[DataRequired(_l("Repeat the new password.")),
-                    EqualTo("new_password", message=_l("The two new passwords do not match."))],
-        render_kw={"autocomplete": "new-password"},
     )
 
 

@@ -32,15 +32,15 @@ def _options(purpose: str, user, make) -> Response:
     return Response(options_json, mimetype="application/json")
 
 
-def _answer() -> dict | None:
+def _answer(purpose: str, user) -> tuple[dict | None, bytes | None, tuple | None]:
+    """The browser's answer and the challenge it answers, or an error response to return."""
     body = request.get_json(silent=True)
+    challenge = flow.take_challenge(purpose, user.id)
+    if challenge is None:
+        return None, None, _error("challenge_expired", _("The passkey request expired. Try again."))
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
-        return None
-    return body
-
-
-def _expired():
-    return _error("challenge_expired", _("The passkey request expired. Try again."))
+        return None, None, _error("bad_request", _("The browser sent no passkey answer."))
+    return body, challenge, None
 
 
 def _rejected():
@@ -66,12 +66,9 @@ def passkey_login_verify():
     user = flow.pending_user()
     if user is None:
         return _error("no_pending_sign_in", _("Sign in with your password first."))
-    body = _answer()
-    challenge = flow.take_challenge("sign-in", user.id)
-    if challenge is None:
-        return _expired()
-    if body is None:
-        return _error("bad_request", _("The browser sent no passkey answer."))
+    body, challenge, error = _answer("sign-in", user)
+    if error:
+        return error
     try:
         passkeys.verify_assertion(actor_from_request(user), user, flow.relying_party(), body["credential"],
                                   challenge, purpose="sign-in")
@@ -94,12 +91,9 @@ def step_up_passkey_options():
 @bp.post("/step-up/passkey/verify")
 @signed_in
 def step_up_passkey_verify():
-    body = _answer()
-    challenge = flow.take_challenge("step-up", current_user.id)
-    if challenge is None:
-        return _expired()
-    if body is None:
-        return _error("bad_request", _("The browser sent no passkey answer."))
+    body, challenge, error = _answer("step-up", current_user)
+    if error:
+        return error
     try:
         passkeys.verify_assertion(actor_from_request(), current_user, flow.relying_party(), body["credential"],
                                   challenge, purpose="step-up")
@@ -125,12 +119,9 @@ def passkey_register_options():
 def passkey_register():
     if not stepped_up_recently():
         return _error("step_up_required", _("Confirm it is you first: reload the page."), 403)
-    body = _answer()
-    challenge = flow.take_challenge("register", current_user.id)
-    if challenge is None:
-        return _expired()
-    if body is None:
-        return _error("bad_request", _("The browser sent no passkey answer."))
+    body, challenge, error = _answer("register", current_user)
+    if error:
+        return error
     name = str(body.get("name") or "").strip()
     if not name:
         return _error("name_required", _("Give the passkey a name."))

@@ -165,5 +165,12 @@ class Impersonation(db.Model):
     impersonator = relationship("User", foreign_keys=[impersonator_id])
     target = relationship("User", foreign_keys=[target_id])
 
+    @property
+    def over_at(self) -> datetime | None:
+        """When it ended, or when its time ran out (a browser closed mid-way never says stop)."""
+        if self.ended_at is not None:
+            return self.ended_at
+        return self.expires_at if self.expires_at <= utcnow() else None
+
     def audit_repr(self) -> str:
         return f"impersonation {self.id} of user {self.target_id} by {self.impersonator_email}"

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.security.actor import Actor
 from app.security.passwords import check_policy, hash_password, verify_password
 from app.security.sessions import end_sessions_for_user
-from app.users.models import AccountToken, Role, User
+from app.users.models import AccountToken, Impersonation, Role, User
 
 USER_AUDIT_FIELDS = ("email", "display_name", "role", "institution_id", "is_active_account")
 
@@ -292,6 +292,10 @@ def deactivate_user(actor: Actor, actor_user: User, target: User, *, expected_ve
                                                   AccountToken.revoked_at.is_(None)).values(revoked_at=now))
     db.session.flush()
     ended = end_sessions_for_user(target.id)
+    # Its sessions just ended, impersonations included: close its open support visits.
+    db.session.execute(update(Impersonation).where(
+        Impersonation.impersonator_id == target.id, Impersonation.ended_at.is_(None))
+        .values(ended_at=now, end_reason="account unavailable"))
     audit.log(actor, AuditAction.USER_DEACTIVATE, resource=target,
               description=f"Deactivated {target.email}; {ended} session(s) ended",
               changes={"is_active_account": {"before": True, "after": False}})

@@ -173,3 +173,21 @@ def test_deactivating_the_target_ends_the_impersonation(db, client, forms, make_
     response = client.get("/account")
     assert response.headers["Location"] == f"/users/{customer.id}"
     assert "no longer available" in client.get(f"/users/{customer.id}").get_data(as_text=True)
+
+
+def test_an_abandoned_impersonation_shows_as_over_and_deactivation_closes_open_ones(db, make_user):
+    from datetime import timedelta
+
+    from app.users import services
+
+    support = make_user(Role.ADMIN)
+    customer = make_user(Role.CUSTOMER)
+    record = impersonation.start(Actor.for_user(support), support, customer, reason="x", allow_changes=False,
+                                 limit_seconds=60, already_impersonating=False)
+    assert record.over_at is None
+    record.expires_at -= timedelta(minutes=2)
+    assert record.over_at == record.expires_at
+    boss = make_user(Role.SUPERADMIN)
+    services.deactivate_user(Actor.for_user(boss), boss, support, expected_version=support.version)
+    db.session.refresh(record)
+    assert record.end_reason == "account unavailable" and record.ended_at is not None
