@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, request, session, url_for
-from flask_login import current_user, login_user
+from flask_login import login_user
 
 from app.auth import policy
 from app.auth import services as auth
@@ -98,7 +98,3 @@ def take_challenge(purpose: str, user_id: int) -> bytes | None:
             or time.time() - data.get("at", 0) > CHALLENGE_LIFETIME):
         return None
     return base64.b64decode(data["challenge"])
-
-
-def signed_in_user() -> User | None:
-    return current_user if current_user.is_authenticated else None
