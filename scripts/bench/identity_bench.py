@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,8 +71,10 @@ def bench_user_list(users: int, rounds: int) -> None:
     from tests.integration.conftest import create_database, drop_database
 
     url = create_database("saintara_test_bench_identity")
+    scratch = tempfile.TemporaryDirectory(prefix="saintara-bench-")
+    os.environ["INSTANCE_PATH"] = scratch.name  # no development secrets written into the checkout
     try:
-        app = create_app({**TEST_CONFIG, "INSTANCE_PATH": str(ROOT / "instance" / "bench"),
+        app = create_app({**TEST_CONFIG, "INSTANCE_PATH": scratch.name,
                           "SQLALCHEMY_DATABASE_URI": url, "EMBEDDED_DATABASE": False, "REDIS_URL": None})
         with app.app_context():
             upgrade()
@@ -104,6 +108,7 @@ def bench_user_list(users: int, rounds: int) -> None:
             db.engine.dispose()
     finally:
         drop_database(url)
+        scratch.cleanup()
 
 
 def main() -> None:
