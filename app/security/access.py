@@ -23,12 +23,16 @@ from app.users.models import Role
 class Permission(enum.StrEnum):
     VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
     VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+    MANAGE_USERS = "users.manage"            # user administration (institution admins: their customers)
+    MANAGE_USER_SECURITY = "users.security"  # others' sessions, two-factor reset and unlock
+    IMPERSONATE = "users.impersonate"        # support access as an institution admin or customer
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERADMIN: frozenset(Permission),
-    Role.ADMIN: frozenset({Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS}),
-    Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL}),
+    Role.ADMIN: frozenset({Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS, Permission.MANAGE_USERS,
+                           Permission.IMPERSONATE}),
+    Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL, Permission.MANAGE_USERS}),
     Role.CUSTOMER: frozenset(),
 }
 

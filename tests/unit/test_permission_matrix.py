@@ -17,6 +17,10 @@ OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
 STAFF = {**SIGNED_IN, "customer": FORBIDDEN}
+MISSING = "missing"
+STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}  # sample id: no row
+SUPER = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
+SUPPORT = {**STAFF, "institution_admin": FORBIDDEN}  # superadmins and admins
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -31,9 +35,47 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
+    # identity and access (issue 4)
+    "auth.two_factor_challenge": {**ALL_OK, "anonymous": LOGIN},  # no pending sign-in: back to the password
+    "auth.two_factor_verify": ALL_OK,
+    "auth.two_factor_backup": ALL_OK,
+    "auth.passkey_login_options": ALL_OK,
+    "auth.passkey_login_verify": ALL_OK,
+    "auth.step_up_passkey_options": SIGNED_IN,
+    "auth.step_up_passkey_verify": SIGNED_IN,
+    "auth.passkey_register_options": SIGNED_IN,
+    "auth.passkey_register": SIGNED_IN,
+    "auth.passkey_new": SIGNED_IN,
+    "auth.passkey_remove": SIGNED_IN,
+    "auth.security": SIGNED_IN,
+    "auth.two_factor_required": SIGNED_IN,
+    "auth.totp_setup": SIGNED_IN,
+    "auth.totp_remove": SIGNED_IN,
+    "auth.backup_codes_new": SIGNED_IN,
+    "auth.backup_codes_regenerate": SIGNED_IN,
+    "auth.sessions": SIGNED_IN,
+    "auth.end_sessions": SIGNED_IN,
+    "auth.forgot_password": ALL_OK,
+    "auth.reset_password": ALL_OK,  # an unknown link answers 410 with an explanation
+    "auth.accept_invitation": ALL_OK,
+    "users.index": STAFF,
+    "users.new": STAFF,
+    "users.detail": STAFF_ROW,
+    "users.edit": STAFF_ROW,
+    "users.update": STAFF,  # refused for the missing CSRF token before the row is looked up
+    "users.deactivate": STAFF,
+    "users.reactivate": STAFF,
+    "users.resend_invitation": STAFF,
+    "users.revoke_invitation": STAFF,
+    "users.send_password_reset": STAFF,
+    "users.end_sessions": SUPER,
+    "users.reset_two_factor": SUPER,  # step-up first
+    "users.unlock_two_factor": SUPER,
+    "users.impersonate": SUPPORT,  # step-up first
+    "users.stop_impersonation": SIGNED_IN,
 }
 
-SAMPLE_ARGS = {"filename": "css/app.css"}
+SAMPLE_ARGS = {"filename": "css/app.css", "user_id": 999_999, "passkey_id": 999_999, "token": "not-a-real-token"}
 
 
 def outcome(response) -> str:
@@ -42,7 +84,7 @@ def outcome(response) -> str:
     if response.status_code == 403:
         return FORBIDDEN
     if response.status_code == 404:
-        return "missing"
+        return MISSING
     if response.status_code >= 500:
         return f"error {response.status_code}"
     return OK
