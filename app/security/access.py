@@ -23,6 +23,12 @@ from app.users.models import Role
 class Permission(enum.StrEnum):
     VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
     VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+    # Operations console
+    MANAGE_INSTITUTIONS = "institutions.manage"  # create, edit, deactivate; assign institution admins
+    MANAGE_CUSTOMERS = "customers.manage"  # edit and bulk-import customers (within one's scope)
+    DECIDE = "decisions.make"  # approve or reject transactions and approval requests (within one's scope)
+    MANAGE_SETTINGS = "settings.manage"  # the typed system settings
+    VIEW_SYSTEM_STATUS = "system.status"  # security and health figures on the dashboard
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -31,6 +37,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL}),
     Role.CUSTOMER: frozenset(),
 }
+# Operations console (superadmins hold every permission already).
+ROLE_PERMISSIONS[Role.ADMIN] |= {Permission.MANAGE_INSTITUTIONS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE}
+ROLE_PERMISSIONS[Role.INSTITUTION_ADMIN] |= {Permission.MANAGE_CUSTOMERS, Permission.DECIDE}
 
 
 @dataclass(frozen=True)

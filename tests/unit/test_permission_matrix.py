@@ -17,6 +17,14 @@ OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
 STAFF = {**SIGNED_IN, "customer": FORBIDDEN}
+# Operations console. Sample ids name no row, so roles that pass the access check get a 404
+# ("missing"); tests/unit/test_console_scoping.py covers real rows of one's own and of other
+# institutions. POSTs without a CSRF token get 400 ("ok": past the access check).
+MISSING = "missing"
+STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}
+MANAGERS = {**STAFF, "institution_admin": FORBIDDEN}  # superadmin and admin
+MANAGERS_ROW = {**MANAGERS, "admin": MISSING, "superadmin": MISSING}
+SUPERADMIN_ONLY = {**MANAGERS, "admin": FORBIDDEN}
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -31,9 +39,38 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
+    # Operations console
+    "platform.institutions": STAFF,
+    "platform.institution_detail": STAFF_ROW,
+    "platform.institution_create": MANAGERS,
+    "platform.institution_edit": MANAGERS_ROW,
+    "platform.institution_update": MANAGERS,
+    "platform.institution_deactivate": MANAGERS,  # step-up first: the row is looked up after it
+    "platform.institution_reactivate": MANAGERS,
+    "platform.institution_admin_assign": MANAGERS,
+    "platform.institution_admin_remove": MANAGERS,
+    "platform.customers": STAFF,
+    "platform.customer_detail": STAFF_ROW,
+    "platform.customer_edit": STAFF_ROW,
+    "platform.customer_update": STAFF,
+    "platform.customer_import": STAFF,
+    "platform.customer_import_preview": STAFF_ROW,
+    "platform.customer_import_confirm": STAFF,
+    "platform.customer_import_discard": STAFF,
+    "platform.transactions": STAFF,
+    "platform.transaction_detail": STAFF_ROW,
+    "platform.transaction_decide": STAFF,
+    "platform.approvals": STAFF,
+    "platform.approval_detail": STAFF_ROW,
+    "platform.approval_decide": STAFF,
+    "platform.approvals_bulk_approve": STAFF,
+    "settings.index": SUPERADMIN_ONLY,
+    "settings.edit": SUPERADMIN_ONLY,
+    "settings.history": SUPERADMIN_ONLY,
 }
 
-SAMPLE_ARGS = {"filename": "css/app.css"}
+SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
+               "approval_id": 987654, "import_id": 987654, "user_id": 987654, "key": "maintenance_banner"}
 
 
 def outcome(response) -> str:
