@@ -221,7 +221,8 @@ class ListDefinition:
         order = args.get("order", "")
         descending = sort.descending if order not in ("asc", "desc") else order == "desc"
         return ListState(self, values, raw, errors, sort, descending, args.get("cursor") or None,
-                         "prev" if args.get("dir") == "prev" else "next", frozenset(defaulted))
+                         "prev" if args.get("dir") == "prev" else "next", frozenset(defaulted),
+                         current_app.config.get("LIST_PAGE_SIZE", DEFAULT_PAGE_SIZE))
 
     def page(self, query: Select, state: ListState) -> Page:
         """One page of ``query`` in the state's order; raises InvalidCursor for a foreign cursor."""
