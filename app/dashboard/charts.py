@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 WIDTH, HEIGHT = 600, 180
-LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
+LEFT, RIGHT, TOP, BOTTOM = 40, 24, 10, 24
 
 
 @dataclass(frozen=True)
