@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, current_app, request, stream_with_context, url_for
+from flask import Flask, Response, abort, current_app, request, stream_with_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -229,7 +229,13 @@ class ListDefinition:
         return state.keyset.page(query, cursor=state.cursor, direction=state.direction, size=state.size)
 
     def csv_response(self, query: Select, state: ListState, filename: str) -> Response:
-        """The whole filtered list as CSV, streamed in keyset batches (no OFFSET, bounded memory)."""
+        """The whole filtered list as CSV, streamed in keyset batches (no OFFSET, bounded memory).
+
+        Each person may start ``csv_exports_per_hour`` exports an hour (a runtime setting);
+        beyond that the answer is 429.
+        """
+        if not export_allowed():
+            abort(429)
         columns = self.csv_columns
         keyset = state.keyset
 
@@ -254,6 +260,20 @@ class ListDefinition:
         response = Response(stream_with_context(generate()), mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.csv"'
         return response
+
+
+def export_allowed() -> bool:
+    """Count one CSV export of the current person against the hourly limit (shared storage)."""
+    from flask_login import current_user
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from app.extensions import limiter
+    from app.settings import services as settings
+
+    limit = parse(f"{settings.get('csv_exports_per_hour')} per hour")
+    who = str(current_user.get_id() or request.remote_addr)
+    return MovingWindowRateLimiter(limiter.storage).hit(limit, "csv-export", who)
 
 
 def csv_cell(value) -> object:

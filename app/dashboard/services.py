@@ -87,12 +87,45 @@ def _per_day(query, day) -> dict:
     return {_as_date(row[0]): row[1:] for row in db.session.execute(query.group_by(day))}
 
 
+@dataclass(frozen=True)
+class DailyCounts:
+    transactions: dict[date, int]
+    decisions: dict[date, tuple[int, int]]  # approved, rejected
+
+
+def daily_counts(institution_id: int | None, start: datetime, end: datetime | None = None) -> DailyCounts:
+    """Transactions created and approvals decided per local day, from ``start`` to ``end``."""
+    tx_day = _local_day(Transaction.created_at)
+    query = select(tx_day, func.count()).where(Transaction.created_at >= start)
+    if end is not None:
+        query = query.where(Transaction.created_at < end)
+    transactions = _per_day(_scoped(query, Transaction.institution_id, institution_id), tx_day)
+    decided_day = _local_day(Approval.decided_at)
+    approved = func.sum(case((Approval.status == DecisionStatus.APPROVED.value, 1), else_=0))
+    query = select(decided_day, approved, func.count()).where(Approval.decided_at >= start)
+    if end is not None:
+        query = query.where(Approval.decided_at < end)
+    decisions = _per_day(_scoped(query, Approval.institution_id, institution_id), decided_day)
+    return DailyCounts({d: int(row[0]) for d, row in transactions.items()},
+                       {d: (int(row[0] or 0), int(row[1] - (row[0] or 0))) for d, row in decisions.items()})
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, _zone()).astimezone(UTC)
+
+
 def compute_figures(institution_id: int | None) -> Figures:
-    """Every cached figure for one institution, or for all when ``institution_id`` is None."""
+    """Every cached figure for one institution, or for all when ``institution_id`` is None.
+
+    The charts' past days come from their own, longer-lived cache; today is counted live.
+    """
     pending = DecisionStatus.PENDING.value
     now = utcnow()
     days = chart_days()
-    since = datetime.combine(days[0], time.min, _zone()).astimezone(UTC)
+    today = _midnight(days[-1])
+    past = cached(f"days-before-{days[-1].isoformat()}", institution_id,
+                  lambda: daily_counts(institution_id, _midnight(days[0]), today), history=True)
+    current = daily_counts(institution_id, today)
 
     def count(query) -> int:
         return db.session.scalar(query) or 0
@@ -100,13 +133,8 @@ def compute_figures(institution_id: int | None) -> Figures:
     tx_count, tx_amount = db.session.execute(
         _scoped(select(func.count(), func.coalesce(func.sum(Transaction.amount_idr), 0))
                 .where(Transaction.status == pending), Transaction.institution_id, institution_id)).one()
-    tx_day = _local_day(Transaction.created_at)
-    tx_days = _per_day(_scoped(select(tx_day, func.count()).where(Transaction.created_at >= since),
-                               Transaction.institution_id, institution_id), tx_day)
-    decided_day = _local_day(Approval.decided_at)
-    approved = func.sum(case((Approval.status == DecisionStatus.APPROVED.value, 1), else_=0))
-    decisions = _per_day(_scoped(select(decided_day, approved, func.count()).where(Approval.decided_at >= since),
-                                 Approval.institution_id, institution_id), decided_day)
+    transactions = {**past.transactions, **current.transactions}
+    decisions = {**past.decisions, **current.decisions}
     return Figures(
         institutions=count(_scoped(select(func.count()).select_from(Institution), Institution.id, institution_id)),
         customers=count(_scoped(select(func.count()).select_from(Customer), Customer.institution_id, institution_id)),
@@ -117,9 +145,8 @@ def compute_figures(institution_id: int | None) -> Figures:
         pending_amount_idr=int(tx_amount),
         pending_approvals=count(_scoped(select(func.count()).select_from(Approval).where(Approval.status == pending),
                                         Approval.institution_id, institution_id)),
-        transactions_per_day=[(d, int(tx_days.get(d, (0,))[0])) for d in days],
-        decisions_per_day=[(d, int(decisions[d][0] or 0), int(decisions[d][1] - (decisions[d][0] or 0)))
-                           if d in decisions else (d, 0, 0) for d in days],
+        transactions_per_day=[(d, transactions.get(d, 0)) for d in days],
+        decisions_per_day=[(d, *decisions.get(d, (0, 0))) for d in days],
         computed_at=now,
     )
 

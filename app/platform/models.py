@@ -197,6 +197,10 @@ class CustomerImport(db.Model):
     file_sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when the preview found no problem: the normalised rows as CSV, ready for COPY, and
+    # how many go into each institution ({"<institution id>": rows}).
+    validated_rows: Mapped[bytes | None] = mapped_column(LargeBinary)
+    institution_counts: Mapped[dict | None] = mapped_column(JSON)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     imported_count: Mapped[int | None] = mapped_column(Integer)

@@ -28,6 +28,8 @@ def upgrade():
     sa.Column('file_sha256', sa.String(length=64), nullable=False),
     sa.Column('size_bytes', sa.Integer(), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.Column('validated_rows', sa.LargeBinary(), nullable=True),
+    sa.Column('institution_counts', sa.JSON(), nullable=True),
     sa.Column('row_count', sa.Integer(), nullable=False),
     sa.Column('error_count', sa.Integer(), nullable=False),
     sa.Column('imported_count', sa.Integer(), nullable=True),

@@ -158,7 +158,7 @@ def test_bulk_approval_racing_a_single_decision(race_app, racers):
         barrier = threading.Barrier(2)
         results = {}
 
-        def post(name, client, url, data):
+        def post(name, client, url, data, barrier=barrier, results=results):
             barrier.wait()
             results[name] = client.client.post(url, data=data).status_code
 

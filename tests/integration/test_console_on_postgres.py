@@ -42,11 +42,13 @@ def test_bulk_import_uses_copy_and_is_all_or_nothing(db, make_user, make_institu
 
 
 def test_copy_refuses_a_duplicate_and_leaves_the_transaction_usable(db, make_institution, make_customer):
+    from sqlalchemy.exc import IntegrityError
+
     from app.platform.services import imports
 
     institution = make_institution()
     make_customer(institution=institution, email="dup@contoh.co.id")
-    with pytest.raises(imports.ImportRefused):
+    with pytest.raises(IntegrityError):
         imports.insert_customers([(institution.id, "A", "a@contoh.co.id", None),
                                   (institution.id, "Dup", "dup@contoh.co.id", None)])
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 1  # the savepoint rolled back

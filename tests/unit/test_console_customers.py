@@ -13,7 +13,8 @@ from app.users.models import Role
 def test_filters_sorting_and_paging(app, db, make_user, make_institution, make_customer, staff, monkeypatch):
     bank = make_institution(code="BANK01")
     now = utcnow()
-    make_customer(institution=bank, full_name="Ayu Lestari", email="ayu@contoh.co.id", created_at=now - timedelta(days=40))
+    make_customer(institution=bank, full_name="Ayu Lestari", email="ayu@contoh.co.id",
+                  created_at=now - timedelta(days=40))
     make_customer(institution=bank, full_name="Budi Santoso", email="budi@contoh.co.id", is_active=False)
     make_customer(full_name="Citra Dewi", email="citra@contoh.co.id", phone="+62 811 555")
     forms = staff(make_user(Role.ADMIN))

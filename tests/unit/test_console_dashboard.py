@@ -92,6 +92,21 @@ def test_rollback_keeps_the_cache(db, make_transaction):
     assert cached("probe", None, lambda: 8) == 8
 
 
+def test_past_days_survive_an_ordinary_clear(db, make_transaction):
+    from app.dashboard.services import compute_figures
+
+    make_transaction(created_at=utcnow() - timedelta(days=3))
+    db.session.commit()
+    assert sum(n for _d, n in compute_figures(None).transactions_per_day) == 1
+    make_transaction(created_at=utcnow() - timedelta(days=3))  # backdated, behind the services' back
+    make_transaction()  # today: counted live
+    db.session.commit()
+    clear_dashboard_cache()
+    assert sum(n for _d, n in compute_figures(None).transactions_per_day) == 2
+    clear_dashboard_cache(history=True)
+    assert sum(n for _d, n in compute_figures(None).transactions_per_day) == 3
+
+
 def test_cache_outage_computes_directly(db, monkeypatch):
     def down(*args, **kwargs):
         raise ConnectionError("cache down")

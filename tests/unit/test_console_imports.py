@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditLog
 from app.platform.models import Customer, CustomerImport
-from app.platform.services import customer_file
+from app.platform.services import customer_validation
 from app.users.models import Role
 
 
@@ -34,7 +34,7 @@ def two_institutions(make_institution):
 def test_a_bad_line_is_shown_and_nothing_is_imported(db, make_user, staff, two_institutions, make_customer):
     first, second = two_institutions
     make_customer(institution=first, email="taken@contoh.co.id")
-    inactive = customer_file.Institutions.load(None)  # noqa: F841 (loads without error before the upload)
+    inactive = customer_validation.Institutions.load(None)  # noqa: F841 (loads without error before the upload)
     forms = staff(make_user(Role.ADMIN))
     content = (
         b"full_name,email,phone,institution_code\n"
@@ -168,6 +168,21 @@ def test_deactivated_institution_takes_no_imports(db, make_user, staff, two_inst
     assert "This institution is deactivated." in forms.client.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_institution_deactivated_after_the_preview(db, make_user, staff, two_institutions):
+    forms = staff(make_user(Role.ADMIN))
+    response = upload(forms, b"full_name,email,institution_code\nA,a@contoh.co.id,BANK01\nB,b@contoh.co.id,BANK02\n")
+    staged = db.session.scalars(select(CustomerImport)).one()
+    assert staged.validated_rows and staged.institution_counts == {str(i.id): 1 for i in two_institutions}
+    two_institutions[1].is_active = False
+    db.session.commit()
+    refused = forms.post(f"/customers/import/{staged.id}/confirm", {"sha256": staged.file_sha256},
+                         page=response.headers["Location"])
+    assert refused.status_code == 409
+    assert "<tr><td>3</td>" in refused.get_data(as_text=True) and "This institution is deactivated." in \
+        refused.get_data(as_text=True)
+    assert customers(db) == 0
+
+
 def test_an_upload_is_seen_only_by_its_uploader(db, make_user, staff, two_institutions):
     owner, other = staff(make_user(Role.ADMIN)), staff(make_user(Role.SUPERADMIN))
     response = upload(owner, b"full_name,email,institution_code\nA,a@contoh.co.id,BANK01\n")
@@ -197,10 +212,12 @@ def test_import_refuses_rows_someone_added_meanwhile(db, make_user, staff, two_i
 
 
 def test_unique_violation_during_the_insert_imports_nothing(db, two_institutions, make_customer):
+    from sqlalchemy.exc import IntegrityError
+
     from app.platform.services import imports
 
     make_customer(institution=two_institutions[0], email="dup@contoh.co.id")
-    with pytest.raises(imports.ImportRefused):
+    with pytest.raises(IntegrityError):
         imports.insert_customers([(two_institutions[0].id, "New", "new@contoh.co.id", None),
                                   (two_institutions[0].id, "Dup", "dup@contoh.co.id", None)])
     assert customers(db) == 1
@@ -228,7 +245,7 @@ def test_too_many_rows_and_too_large_files(db, make_user, staff, two_institution
     from app.platform.services import imports
 
     forms = staff(make_user(Role.ADMIN))
-    monkeypatch.setattr(customer_file, "MAX_ROWS", 2)
+    monkeypatch.setattr(customer_validation, "MAX_ROWS", 2)
     response = upload(forms, b"full_name,email,institution_code\n" + b"A,a@x.co.id,BANK01\n" * 3)
     assert "A file may hold at most 2 customers" in forms.client.get(response.headers["Location"]).get_data(
         as_text=True)
@@ -238,7 +255,7 @@ def test_too_many_rows_and_too_large_files(db, make_user, staff, two_institution
 
 
 def test_only_the_first_errors_are_listed(db, make_user, staff, two_institutions, monkeypatch):
-    monkeypatch.setattr(customer_file, "MAX_REPORTED_ERRORS", 2)
+    monkeypatch.setattr(customer_validation, "MAX_REPORTED_ERRORS", 2)
     forms = staff(make_user(Role.ADMIN))
     response = upload(forms, b"full_name,email,institution_code\n" + b"A,bad,BANK01\n" * 5)
     page = forms.client.get(response.headers["Location"]).get_data(as_text=True)
@@ -264,7 +281,7 @@ def reference(email: str) -> str | None:
 
 @pytest.mark.parametrize("email", TRICKY)
 def test_email_check_agrees_with_email_validator(email):
-    assert customer_file.normalised_email(email) == reference(email)
+    assert customer_validation.normalised_email(email) == reference(email)
 
 
 def test_email_check_agrees_on_random_addresses():
@@ -274,4 +291,4 @@ def test_email_check_agrees_on_random_addresses():
         email = "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20)))
         if rng.random() < 0.5:
             email = email.replace("@", "") + "@" + rng.choice(["contoh.co.id", "a.b", "x-y.com", "c.test", "d.io"])
-        assert customer_file.normalised_email(email) == reference(email), email
+        assert customer_validation.normalised_email(email) == reference(email), email

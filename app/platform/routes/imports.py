@@ -11,7 +11,7 @@ from app.platform import bp
 from app.platform.forms import ImportConfirmForm, ImportUploadForm
 from app.platform.models import ImportStatus
 from app.platform.services import imports as service
-from app.platform.services.customer_file import COLUMNS
+from app.platform.services.customer_validation import COLUMNS
 from app.security.access import Permission, institution_scope, requires
 from app.security.actor import actor_from_request
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -35,7 +35,3 @@ def visible(row):
     ensure_visible(current_user, row.id if type(row).__tablename__ == "institutions" else row.institution_id)
     return row
 
-
-def posted_int(name: str) -> int | None:
-    raw = request.form.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None

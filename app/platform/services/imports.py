@@ -25,14 +25,14 @@ from app.database import after_commit, utcnow
 from app.extensions import db
 from app.platform.models import Customer, CustomerImport, ImportStatus, Institution
 from app.platform.services import NotVisible, PlatformError, scope_of
-from app.platform.services.customer_file import FileUnreadable, Institutions, Validation, file_format, read_lines
-from app.platform.services.customer_file import validate as validate_lines
+from app.platform.services.customer_file import FileUnreadable, file_format, read_lines
+from app.platform.services.customer_validation import Institutions, Validation
+from app.platform.services.customer_validation import validate as validate_lines
 from app.security.actor import Actor
 
 MAX_FILE_BYTES = 15 * 1024 * 1024
 STAGED_FOR = timedelta(hours=24)
-COPY_SQL = ("COPY customers (institution_id, full_name, email, phone, is_active, created_at, updated_at, version) "
-            "FROM STDIN WITH (FORMAT csv)")
+COPY_SQL = "COPY customers (institution_id, full_name, email, phone) FROM STDIN WITH (FORMAT csv)"
 
 
 class ImportRefused(PlatformError):
@@ -66,6 +66,9 @@ def stage(actor: Actor, filename: str, content: bytes) -> tuple[CustomerImport, 
                             size_bytes=len(content), content=content, status=ImportStatus.PREVIEWED.value)
     validation = check(staged)
     staged.row_count, staged.error_count = validation.row_count, validation.error_count
+    if validation.ok:
+        staged.validated_rows = encode_rows(validation.rows)
+        staged.institution_counts = {str(i): n for i, n in validation.by_institution.items()}
     db.session.add(staged)
     db.session.flush()
     return staged, validation
@@ -77,7 +80,8 @@ def _forget_old_uploads() -> None:
         update(CustomerImport)
         .where(CustomerImport.status == ImportStatus.PREVIEWED.value,
                CustomerImport.created_at < utcnow() - STAGED_FOR)
-        .values(status=ImportStatus.DISCARDED.value, content=None, version=CustomerImport.version + 1)
+        .values(status=ImportStatus.DISCARDED.value, content=None, validated_rows=None,
+                version=CustomerImport.version + 1)
         .execution_options(synchronize_session=False))
 
 
@@ -102,8 +106,11 @@ def check(staged: CustomerImport) -> Validation:
 def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
     """Import every row of a staged file, or none (audited CUSTOMER_BULK_IMPORT); returns the count.
 
-    Raises ImportRefused (already imported, another file, another scope), or
-    ImportHasErrors when a line does not validate now.
+    The rows checked by the preview are inserted in one statement; what may have changed
+    since is checked again: the institutions must still be active, and the unique index
+    refuses a customer someone added meanwhile (the file is then validated again, so the
+    lines are shown). Raises ImportRefused (already imported, another file, another scope)
+    or ImportHasErrors.
     """
     if staged.status != ImportStatus.PREVIEWED.value:
         raise ImportRefused(_l("This file was already imported or discarded."))
@@ -116,24 +123,28 @@ def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
     db.session.refresh(staged)
     if staged.status != ImportStatus.PREVIEWED.value:
         raise ImportRefused(_l("This file was already imported or discarded."))
-    validation = check(staged)
-    if not validation.ok:
-        raise ImportHasErrors(validation)
-    insert_customers(validation.rows)
-    count = len(validation.rows)
-    codes = dict(db.session.execute(select(Institution.id, Institution.code)
-                                    .where(Institution.id.in_(list(validation.by_institution)))).all())
-    by_code = {codes[i]: n for i, n in sorted(validation.by_institution.items())}
+    counts = {int(k): n for k, n in (staged.institution_counts or {}).items()}
+    active = set(db.session.scalars(select(Institution.id).where(Institution.id.in_(list(counts)),
+                                                                 Institution.is_active.is_(True))))
+    if staged.validated_rows is None or active != set(counts):
+        raise ImportHasErrors(check(staged))
+    try:
+        insert_rows(staged.validated_rows)
+    except IntegrityError:  # someone added one of these customers since the preview
+        raise ImportHasErrors(check(staged)) from None
+    count = sum(counts.values())
+    codes = dict(db.session.execute(
+        select(Institution.id, Institution.code).where(Institution.id.in_(list(counts)))).all())
     staged.status, staged.imported_count, staged.imported_at = ImportStatus.IMPORTED.value, count, utcnow()
-    staged.content = None  # the rows are in the table now; keep only the name, hash and counts
+    staged.content = staged.validated_rows = None  # the rows are in the table; keep the name, hash and counts
     db.session.flush()
-    single = next(iter(validation.by_institution)) if len(validation.by_institution) == 1 else None
-    audit.log(actor, AuditAction.CUSTOMER_BULK_IMPORT, resource=staged, institution_id=single,
+    audit.log(actor, AuditAction.CUSTOMER_BULK_IMPORT, resource=staged,
+              institution_id=next(iter(counts)) if len(counts) == 1 else None,
               description=f"Imported {count} customers from {staged.filename} (SHA-256 {staged.file_sha256})",
               changes={"customers": {"before": 0, "after": count},
                        "file": {"name": staged.filename, "sha256": staged.file_sha256, "bytes": staged.size_bytes,
-                                "lines": validation.row_count},
-                       "by_institution": by_code})
+                                "lines": staged.row_count},
+                       "by_institution": {codes[i]: n for i, n in sorted(counts.items())}})
     after_commit(clear_dashboard_cache)
     return count
 
@@ -141,39 +152,42 @@ def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
 def discard(actor: Actor, staged: CustomerImport) -> None:
     """Drop a staged file without importing it (nothing to audit: no customer changed)."""
     if staged.status == ImportStatus.PREVIEWED.value:
-        staged.status, staged.content = ImportStatus.DISCARDED.value, None
+        staged.status, staged.content, staged.validated_rows = ImportStatus.DISCARDED.value, None, None
         db.session.flush()
 
 
+def encode_rows(rows: list[tuple[int, str, str, str | None]]) -> bytes:
+    """Validated rows as CSV in the column order of ``COPY_SQL`` (an empty phone is NULL)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode()
+
+
 def insert_customers(rows: list[tuple[int, str, str, str | None]]) -> None:
-    """Insert validated rows in one statement; raises ImportRefused when another user added
-    one of these customers meanwhile (nothing is inserted then)."""
-    now = utcnow()
-    try:
-        with db.session.begin_nested():
-            connection = db.session.connection()
-            if connection.dialect.name == "postgresql":
-                _copy(connection, rows, now)
-            else:
-                db.session.execute(insert(Customer), [
-                    {"institution_id": i, "full_name": n, "email": e, "phone": p, "is_active": True,
-                     "created_at": now, "updated_at": now, "version": 1} for i, n, e, p in rows])
-    except IntegrityError:
-        raise ImportRefused(_l("Someone added one of these customers while you were importing. "
-                               "Nothing was imported; preview the file again.")) from None
+    """Insert validated rows in one statement (raises IntegrityError for a duplicate; nothing is
+    inserted then)."""
+    insert_rows(encode_rows(rows))
 
 
-def _copy(connection, rows, now) -> None:
+def insert_rows(encoded: bytes) -> None:
+    """Insert rows made by :func:`encode_rows`: one COPY on PostgreSQL, one multi-row INSERT
+    elsewhere. Columns not given take their defaults (active, now, version 1)."""
+    with db.session.begin_nested():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            _copy(connection, encoded)
+        else:
+            rows = csv.reader(io.StringIO(encoded.decode()))
+            db.session.execute(insert(Customer), [
+                {"institution_id": int(i), "full_name": n, "email": e, "phone": p or None} for i, n, e, p in rows])
+
+
+def _copy(connection, encoded: bytes) -> None:
     import psycopg2
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    stamp = now.isoformat()
-    writer.writerows((i, n, e, p, "t", stamp, stamp, 1) for i, n, e, p in rows)
-    buffer.seek(0)
     cursor = connection.connection.cursor()
     try:
-        cursor.copy_expert(COPY_SQL, buffer)
+        cursor.copy_expert(COPY_SQL, io.BytesIO(encoded))
     except psycopg2.IntegrityError as exc:
         raise IntegrityError(COPY_SQL, None, exc) from exc
     finally:
