@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, current_app, request, stream_with_context, url_for
+from flask import Flask, Response, abort, current_app, render_template, request, stream_with_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -227,6 +227,12 @@ class ListDefinition:
     def page(self, query: Select, state: ListState) -> Page:
         """One page of ``query`` in the state's order; raises InvalidCursor for a foreign cursor."""
         return state.keyset.page(query, cursor=state.cursor, direction=state.direction, size=state.size)
+
+    def respond(self, query: Select, state: ListState, template: str, filename: str, **context):
+        """The list page of ``query``, or its CSV export when the URL asks ``format=csv``."""
+        if wants_csv():
+            return self.csv_response(query, state, filename)
+        return render_template(template, state=state, page=self.page(query, state), **context)
 
     def csv_response(self, query: Select, state: ListState, filename: str) -> Response:
         """The whole filtered list as CSV, streamed in keyset batches (no OFFSET, bounded memory).

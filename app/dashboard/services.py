@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import DateTime, bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.audit.models import AuditAction, AuditLog
 from app.dashboard import charts
@@ -70,21 +71,20 @@ def chart_days(today: date | None = None) -> list[date]:
     return [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
 
 
-def _local_day(column):
-    """SQL for the calendar day of a UTC timestamp in the display time zone."""
-    zone = _zone()
+def _per_day(query_for, column, days: list[date]) -> dict[date, tuple]:
+    """Run ``query_for(bucket)`` grouped by the local calendar day of ``column`` (from ``days``).
+
+    PostgreSQL sorts rows into days with width_bucket() over the days' midnights, computed
+    here in the display time zone (right across daylight-saving changes, and about twice
+    as fast as converting every row's time zone); SQLite shifts its naive UTC text.
+    """
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone(zone.key, column))
-    minutes = int(utcnow().astimezone(zone).utcoffset().total_seconds() // 60)
-    return func.date(column, f"{minutes:+d} minutes")  # SQLite keeps naive UTC text
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _per_day(query, day) -> dict:
-    return {_as_date(row[0]): row[1:] for row in db.session.execute(query.group_by(day))}
+        edges = bindparam("edges", [_midnight(day) for day in days], type_=ARRAY(DateTime(timezone=True)))
+        bucket = func.width_bucket(column, edges)
+        return {days[row[0] - 1]: tuple(row[1:]) for row in db.session.execute(query_for(bucket).group_by(bucket))}
+    minutes = int(utcnow().astimezone(_zone()).utcoffset().total_seconds() // 60)
+    day = func.date(column, f"{minutes:+d} minutes")
+    return {date.fromisoformat(row[0]): tuple(row[1:]) for row in db.session.execute(query_for(day).group_by(day))}
 
 
 @dataclass(frozen=True)
@@ -93,19 +93,21 @@ class DailyCounts:
     decisions: dict[date, tuple[int, int]]  # approved, rejected
 
 
-def daily_counts(institution_id: int | None, start: datetime, end: datetime | None = None) -> DailyCounts:
-    """Transactions created and approvals decided per local day, from ``start`` to ``end``."""
-    tx_day = _local_day(Transaction.created_at)
-    query = select(tx_day, func.count()).where(Transaction.created_at >= start)
-    if end is not None:
-        query = query.where(Transaction.created_at < end)
-    transactions = _per_day(_scoped(query, Transaction.institution_id, institution_id), tx_day)
-    decided_day = _local_day(Approval.decided_at)
+def daily_counts(institution_id: int | None, days: list[date], end: datetime | None = None) -> DailyCounts:
+    """Transactions created and approvals decided per local day, from the first of ``days`` to ``end``."""
+    start = _midnight(days[0])
+
+    def within(query, column):
+        query = query.where(column >= start)
+        return query if end is None else query.where(column < end)
+
+    transactions = _per_day(lambda day: _scoped(within(select(day, func.count()), Transaction.created_at),
+                                                Transaction.institution_id, institution_id),
+                            Transaction.created_at, days)
     approved = func.sum(case((Approval.status == DecisionStatus.APPROVED.value, 1), else_=0))
-    query = select(decided_day, approved, func.count()).where(Approval.decided_at >= start)
-    if end is not None:
-        query = query.where(Approval.decided_at < end)
-    decisions = _per_day(_scoped(query, Approval.institution_id, institution_id), decided_day)
+    decisions = _per_day(lambda day: _scoped(within(select(day, approved, func.count()), Approval.decided_at),
+                                             Approval.institution_id, institution_id),
+                         Approval.decided_at, days)
     return DailyCounts({d: int(row[0]) for d, row in transactions.items()},
                        {d: (int(row[0] or 0), int(row[1] - (row[0] or 0))) for d, row in decisions.items()})
 
@@ -124,8 +126,8 @@ def compute_figures(institution_id: int | None) -> Figures:
     days = chart_days()
     today = _midnight(days[-1])
     past = cached(f"days-before-{days[-1].isoformat()}", institution_id,
-                  lambda: daily_counts(institution_id, _midnight(days[0]), today), history=True)
-    current = daily_counts(institution_id, today)
+                  lambda: daily_counts(institution_id, days[:-1], today), history=True)
+    current = daily_counts(institution_id, days[-1:])
 
     def count(query) -> int:
         return db.session.scalar(query) or 0

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.audit.models import AuditLog
-from app.listing import ChoiceFilter, CsvColumn, ListDefinition, SortOption, wants_csv
+from app.listing import ChoiceFilter, CsvColumn, ListDefinition, SortOption
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import step_up_required
@@ -112,7 +112,5 @@ def edit(key: str):
 @requires(Permission.MANAGE_SETTINGS)
 def history():
     state = HISTORY.state()
-    query = settings.history_query(state.value("key"))
-    if wants_csv():
-        return HISTORY.csv_response(query, state, "settings-history")
-    return render_template("settings/history.html", state=state, page=HISTORY.page(query, state))
+    return HISTORY.respond(settings.history_query(state.value("key")), state, "settings/history.html",
+                           "settings-history")

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench/import.py [--sizes 10000,100000] [--repeat 3] [--keep]
 
 Prints validated rows per second. Uses the database saintara_bench_import (dropped afterwards).
+The figures depend on the machine's load: the script prints the load average with them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import random
 import time
 
@@ -44,7 +46,7 @@ def reset() -> None:
 
 
 def ours(content: bytes, name: str) -> dict:
-    """Upload + preview (validation), then the import (validation again, COPY, audit, commit)."""
+    """Upload + preview (every line validated), then the import (COPY of the validated rows, audit, commit)."""
     from app.platform.services import imports
     from app.security.actor import Actor
 
@@ -122,8 +124,10 @@ def main() -> None:
                 naive_rate = size / median([r["import"] for r in naive_runs])
                 print(f"{size:>8,} | {preview_rate:>21,.0f} | {import_rate:>20,.0f} | {naive_rate:>17,.0f} | "
                       f"{import_rate / naive_rate:>7.1f}x", flush=True)
-            print(f"\nmedian of {args.repeat} runs each (naive at 100,000 rows: one run); "
-                  "import = validate again + COPY + audit entry + commit")
+            print(f"\nmedian of {args.repeat} runs each (naive at 100,000 rows: one run). preview = read + "
+                  "validate every line + keep the file; import = institution check + COPY of the validated rows "
+                  "+ audit entry + commit; naive = validate, look for a duplicate, add and flush, row by row; "
+                  f"load average {os.getloadavg()[0]:.1f}")
         with app.app_context():
             db.engine.dispose()
 

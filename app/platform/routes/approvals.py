@@ -6,15 +6,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import select
 
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, ListDefinition, SortOption, wants_csv
+from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, ListDefinition, SortOption
 from app.platform import bp
 from app.platform.forms import BulkApproveForm, DecisionForm
 from app.platform.labels import KIND_CHOICES, STATUS_CHOICES
 from app.platform.models import Approval
-from app.platform.routes.shared import already_decided_message, visible
+from app.platform.routes.shared import decide_from_form, visible
 from app.platform.services import decisions as service
 from app.platform.services import history, institutions, queues
 from app.security.access import Permission, requires
@@ -40,11 +39,8 @@ LIST = ListDefinition(
 def approvals():
     actor = actor_from_request()
     state = LIST.state(defaults={"status": "pending"})
-    query = queues.approvals(actor, state.values)
-    if wants_csv():
-        return LIST.csv_response(query, state, "approvals")
-    return render_template("platform/approvals/list.html", state=state, page=LIST.page(query, state),
-                           choices={"institution": institutions.choices(actor)})
+    return LIST.respond(queues.approvals(actor, state.values), state, "platform/approvals/list.html", "approvals",
+                        choices={"institution": institutions.choices(actor)})
 
 
 def _detail(approval: Approval, form: DecisionForm, status: int = 200):
@@ -63,29 +59,21 @@ def approval_detail(approval_id: int):
 @requires(Permission.DECIDE)
 def approval_decide(approval_id: int):
     approval = visible(db.session.get(Approval, approval_id))
-    form = DecisionForm()
-    if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
-        return _detail(approval, form, 400)
-    try:
-        approval = service.decide_approval(actor_from_request(), approval.id, approve=bool(form.approve.data),
-                                           reason=form.reason.data, expected_version=form.version.data)
-    except service.AlreadyDecided as exc:
-        flash(already_decided_message(exc), "warning")
-        return _detail(exc.item, DecisionForm(formdata=None, obj=exc.item), 409)
-    except service.ChangedMeanwhile as exc:
-        flash(exc.message, "warning")
-        db.session.refresh(approval)
-        return _detail(approval, DecisionForm(formdata=None, obj=approval), 409)
-    except service.DecisionRefused as exc:
-        form.reason.errors.append(exc.message)
-        return _detail(approval, form, 400)
-    flash(_("Request approved.") if approval.status == "approved" else _("Request rejected."), "success")
-    return redirect(url_for("platform.approvals"))
+
+    def decide(approve: bool, reason: str, version: int | None) -> Approval:
+        return service.decide_approval(actor_from_request(), approval.id, approve=approve, reason=reason,
+                                       expected_version=version)
+
+    def done(decided: Approval):
+        flash(_("Request approved.") if decided.status == "approved" else _("Request rejected."), "success")
+        return redirect(url_for("platform.approvals"))
+
+    return decide_from_form(approval, decide, _detail, done)
 
 
 def _selected(values: list[str]) -> list[Approval]:
     ids = sorted({int(v) for v in values if v.isdigit() and len(v) < 10})[: service.MAX_BULK + 1]
-    rows = db.session.scalars(select(Approval).where(Approval.id.in_(ids)).order_by(Approval.requested_at)).all()
+    rows = queues.approvals_by_id(ids)
     for row in rows:
         visible(row)
     return list(rows)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, Filter, ListDefinition, SortOption, wants_csv
+from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, Filter, ListDefinition, SortOption
 from app.platform import bp
 from app.platform.forms import CustomerForm
 from app.platform.labels import ACTIVE_CHOICES
@@ -39,11 +39,8 @@ LIST = ListDefinition(
 def customers():
     actor = actor_from_request()
     state = LIST.state()
-    query = service.search(actor, state.values)
-    if wants_csv():
-        return LIST.csv_response(query, state, "customers")
-    return render_template("platform/customers/list.html", state=state, page=LIST.page(query, state),
-                           choices={"institution": institutions.choices(actor)})
+    return LIST.respond(service.search(actor, state.values), state, "platform/customers/list.html", "customers",
+                        choices={"institution": institutions.choices(actor)})
 
 
 @bp.get("/customers/<int:customer_id>")

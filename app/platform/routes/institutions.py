@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, Filter, ListDefinition, SortOption, wants_csv
+from app.listing import ChoiceFilter, CsvColumn, Filter, ListDefinition, SortOption
 from app.platform import bp
 from app.platform.forms import AssignAdminForm, ConfirmForm, InstitutionForm
 from app.platform.labels import ACTIVE_CHOICES
@@ -39,10 +39,8 @@ def _institution(institution_id: int) -> Institution:
 @requires(Permission.VIEW_PORTAL)
 def institutions():
     state = LIST.state()
-    query = service.search(actor_from_request(), state.values)
-    if wants_csv():
-        return LIST.csv_response(query, state, "institutions")
-    return render_template("platform/institutions/list.html", state=state, page=LIST.page(query, state))
+    return LIST.respond(service.search(actor_from_request(), state.values), state,
+                        "platform/institutions/list.html", "institutions")
 
 
 @bp.get("/institutions/<int:institution_id>")

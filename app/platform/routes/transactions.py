@@ -15,13 +15,12 @@ from app.listing import (
     Filter,
     ListDefinition,
     SortOption,
-    wants_csv,
 )
 from app.platform import bp
 from app.platform.forms import DecisionForm
 from app.platform.labels import STATUS_CHOICES
 from app.platform.models import Transaction
-from app.platform.routes.shared import already_decided_message, visible
+from app.platform.routes.shared import decide_from_form, visible
 from app.platform.services import decisions as service
 from app.platform.services import history, institutions, queues
 from app.security.access import Permission, requires
@@ -50,11 +49,8 @@ LIST = ListDefinition(
 def transactions():
     actor = actor_from_request()
     state = LIST.state()
-    query = queues.transactions(actor, state.values)
-    if wants_csv():
-        return LIST.csv_response(query, state, "transactions")
-    return render_template("platform/transactions/list.html", state=state, page=LIST.page(query, state),
-                           choices={"institution": institutions.choices(actor)})
+    return LIST.respond(queues.transactions(actor, state.values), state, "platform/transactions/list.html",
+                        "transactions", choices={"institution": institutions.choices(actor)})
 
 
 def _detail(tx: Transaction, form: DecisionForm, status: int = 200):
@@ -73,22 +69,14 @@ def transaction_detail(transaction_id: int):
 @requires(Permission.DECIDE)
 def transaction_decide(transaction_id: int):
     tx = visible(db.session.get(Transaction, transaction_id))
-    form = DecisionForm()
-    if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
-        return _detail(tx, form, 400)
-    try:
-        tx = service.decide_transaction(actor_from_request(), tx.id, approve=bool(form.approve.data),
-                                        reason=form.reason.data, expected_version=form.version.data)
-    except service.AlreadyDecided as exc:
-        flash(already_decided_message(exc), "warning")
-        return _detail(exc.item, DecisionForm(formdata=None, obj=exc.item), 409)
-    except service.ChangedMeanwhile as exc:
-        flash(exc.message, "warning")
-        db.session.refresh(tx)
-        return _detail(tx, DecisionForm(formdata=None, obj=tx), 409)
-    except service.DecisionRefused as exc:
-        form.reason.errors.append(exc.message)
-        return _detail(tx, form, 400)
-    flash(_("%(reference)s approved.", reference=tx.reference) if tx.status == "approved"
-          else _("%(reference)s rejected.", reference=tx.reference), "success")
-    return redirect(url_for("platform.transaction_detail", transaction_id=tx.id))
+
+    def decide(approve: bool, reason: str, version: int | None) -> Transaction:
+        return service.decide_transaction(actor_from_request(), tx.id, approve=approve, reason=reason,
+                                          expected_version=version)
+
+    def done(decided: Transaction):
+        flash(_("%(reference)s approved.", reference=decided.reference) if decided.status == "approved"
+              else _("%(reference)s rejected.", reference=decided.reference), "success")
+        return redirect(url_for("platform.transaction_detail", transaction_id=decided.id))
+
+    return decide_from_form(tx, decide, _detail, done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
+from app.extensions import db
 from app.platform.models import Approval, Customer, Transaction
 from app.platform.services import scope_of
 from app.security.actor import Actor
@@ -45,6 +46,11 @@ def transactions(actor: Actor, values: dict) -> Select:
         if high is not None:
             query = query.where(Transaction.amount_idr <= high)
     return query
+
+
+def approvals_by_id(ids: list[int]) -> list[Approval]:
+    """The approval requests with these ids, oldest first (visibility is the caller's check)."""
+    return list(db.session.scalars(select(Approval).where(Approval.id.in_(ids)).order_by(Approval.requested_at)))
 
 
 def approvals(actor: Actor, values: dict) -> Select:
