@@ -73,3 +73,36 @@ def test_csv_exports_are_limited_per_person_per_hour(db, make_user, staff):
     refused = forms.client.get("/transactions?format=csv", buffered=True)
     assert refused.status_code == 429 and "Too many requests" in refused.get_data(as_text=True)
     assert staff(make_user(Role.ADMIN)).client.get("/institutions?format=csv", buffered=True).status_code == 200
+
+
+def test_transaction_and_approval_filters(db, make_user, make_customer, make_transaction, make_approval, staff):
+    from datetime import timedelta
+
+    from app.database import utcnow
+
+    now = utcnow()
+    dewi = make_customer(email="dewi@contoh.co.id")
+    small = make_transaction(customer=dewi, amount_idr=50_000, reference="TRX-SMALL-1", created_at=now)
+    big = make_transaction(amount_idr=9_000_000, reference="TRX-BIG-1", created_at=now - timedelta(days=10),
+                           status="approved")
+    make_approval(kind="refund", summary="Refund asked", requested_at=now - timedelta(days=10))
+    make_approval(kind="limit_increase", summary="Limit asked", requested_at=now)
+    forms = staff(make_user(Role.ADMIN))
+
+    def shown(url: str) -> set[str]:
+        page = forms.client.get(url).get_data(as_text=True)
+        return {ref for ref in ("TRX-SMALL-1", "TRX-BIG-1", "Refund asked", "Limit asked") if ref in page}
+
+    assert shown("/transactions?q=trx-small-1") == {"TRX-SMALL-1"}
+    assert shown("/transactions?q=DEWI@contoh.co.id") == {"TRX-SMALL-1"}
+    assert shown("/transactions?amount_min=1.000.000") == {"TRX-BIG-1"}
+    assert shown("/transactions?amount_max=100000") == {"TRX-SMALL-1"}
+    assert shown("/transactions?status=approved") == {"TRX-BIG-1"}
+    assert shown(f"/transactions?institution={dewi.institution_id}") == {"TRX-SMALL-1"}
+    recent = (now - timedelta(days=2)).date().isoformat()
+    assert shown(f"/transactions?created_from={recent}") == {"TRX-SMALL-1"}
+    assert shown(f"/transactions?created_to={recent}") == {"TRX-BIG-1"}
+    assert shown("/approvals?kind=refund") == {"Refund asked"}
+    assert shown(f"/approvals?requested_from={recent}") == {"Limit asked"}
+    assert shown(f"/approvals?requested_to={recent}") == {"Refund asked"}
+    assert small.id and big.id
