@@ -353,3 +353,64 @@ def smtp_server():
     controller.start()
     yield inbox
     controller.stop()
+# --- Operations console (issue 6) -------------------------------------------------------
+
+
+@pytest.fixture
+def make_transaction(db, make_customer):
+    """``make_transaction(customer=None, amount_idr=..., status="pending", created_at=...)``."""
+    from app.database import utcnow
+    from app.platform.models import Transaction
+
+    def factory(customer: Customer | None = None, **fields) -> Transaction:
+        n = next(_counter)
+        customer = customer or make_customer()
+        status = fields.pop("status", "pending")
+        decided = {} if status == "pending" else {"decided_at": fields.pop("decided_at", utcnow())}
+        tx = Transaction(reference=fields.pop("reference", f"TRX-TEST-{n:06d}"), customer_id=customer.id,
+                         institution_id=customer.institution_id, amount_idr=fields.pop("amount_idr", 150_000),
+                         status=status, **decided, **fields)
+        db.session.add(tx)
+        db.session.flush()
+        return tx
+
+    return factory
+
+
+@pytest.fixture
+def make_approval(db, make_institution):
+    """``make_approval(institution=None, requested_by=None, status="pending", ...)``."""
+    from app.database import utcnow
+    from app.platform.models import Approval
+
+    def factory(institution: Institution | None = None, requested_by: User | None = None, **fields) -> Approval:
+        n = next(_counter)
+        institution = institution or make_institution()
+        status = fields.pop("status", "pending")
+        decided = {} if status == "pending" else {"decided_at": fields.pop("decided_at", utcnow())}
+        approval = Approval(kind=fields.pop("kind", "refund"), subject_type="customer", subject_id=str(n),
+                            subject_repr=f"customer #{n}", institution_id=institution.id,
+                            summary=fields.pop("summary", f"Refund request {n}"), payload={}, status=status,
+                            requested_by_id=requested_by.id if requested_by else None, **decided, **fields)
+        db.session.add(approval)
+        db.session.flush()
+        return approval
+
+    return factory
+
+
+@pytest.fixture
+def staff(client_for):
+    """``staff(user)``: a FormClient signed in as ``user`` (reads CSRF tokens from pages)."""
+    return lambda user: FormClient(client_for(user))
+
+
+@pytest.fixture
+def step_up():
+    """``step_up(forms)``: re-authenticate through the real step-up page."""
+
+    def do(forms: FormClient, password: str = DEFAULT_PASSWORD) -> None:
+        response = forms.post("/step-up", {"password": password, "next": "/dashboard"}, page="/step-up")
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    return do

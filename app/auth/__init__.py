@@ -5,4 +5,15 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from app.auth import passkey_routes, password_routes, routes, security_routes  # noqa: E402,F401
+
+def init_app(app) -> None:
+    """Register the blueprint. Its route modules load here, not when the package is
+    imported, so models and services of this package import without pulling in views."""
+    from app.auth import passkey_routes, password_routes, routes, security_routes  # noqa: F401  (they add their routes to bp)
+
+    app.register_blueprint(bp)
+
+    from app.auth.two_factor import users_without_two_factor_reading
+    from app.dashboard.status import register_status_provider
+
+    register_status_provider(app, "users_without_two_factor", users_without_two_factor_reading)

@@ -14,4 +14,9 @@ def _install_hooks(state) -> None:
     state.app.context_processor(impersonation_guard.banner_context)
 
 
-from app.users import routes, security_routes  # noqa: E402,F401
+def init_app(app) -> None:
+    """Register the blueprint. Its route modules load here, not when the package is
+    imported, so models and services of this package import without pulling in views."""
+    from app.users import routes, security_routes  # noqa: F401  (they add their routes to bp)
+
+    app.register_blueprint(bp)

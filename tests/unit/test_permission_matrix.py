@@ -21,6 +21,12 @@ MISSING = "missing"
 STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}  # sample id: no row
 SUPER = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
 SUPPORT = {**STAFF, "institution_admin": FORBIDDEN}  # superadmins and admins
+# Sample ids name no row, so roles that pass the access check get a 404 ("missing");
+# tests/unit/test_console_scoping.py covers real rows of one's own and of other
+# institutions. POSTs without a CSRF token get 400 ("ok": past the access check).
+MANAGERS = SUPPORT  # superadmin and admin
+MANAGERS_ROW = {**MANAGERS, "admin": MISSING, "superadmin": MISSING}
+SUPERADMIN_ONLY = {**MANAGERS, "admin": FORBIDDEN}
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -73,9 +79,39 @@ MATRIX: dict[str, dict[str, str]] = {
     "users.unlock_two_factor": SUPER,
     "users.impersonate": SUPPORT,  # step-up first
     "users.stop_impersonation": SIGNED_IN,
+    # operations console (issue 6)
+    "platform.institutions": STAFF,
+    "platform.institution_detail": STAFF_ROW,
+    "platform.institution_create": MANAGERS,
+    "platform.institution_edit": MANAGERS_ROW,
+    "platform.institution_update": MANAGERS,
+    "platform.institution_deactivate": MANAGERS,  # step-up first: the row is looked up after it
+    "platform.institution_reactivate": MANAGERS,
+    "platform.institution_admin_assign": MANAGERS,
+    "platform.institution_admin_remove": MANAGERS,
+    "platform.customers": STAFF,
+    "platform.customer_detail": STAFF_ROW,
+    "platform.customer_edit": STAFF_ROW,
+    "platform.customer_update": STAFF,
+    "platform.customer_import": STAFF,
+    "platform.customer_import_preview": STAFF_ROW,
+    "platform.customer_import_confirm": STAFF,
+    "platform.customer_import_discard": STAFF,
+    "platform.transactions": STAFF,
+    "platform.transaction_detail": STAFF_ROW,
+    "platform.transaction_decide": STAFF,
+    "platform.approvals": STAFF,
+    "platform.approval_detail": STAFF_ROW,
+    "platform.approval_decide": STAFF,
+    "platform.approvals_bulk_approve": STAFF,
+    "settings.index": SUPERADMIN_ONLY,
+    "settings.edit": SUPERADMIN_ONLY,
+    "settings.history": SUPERADMIN_ONLY,
 }
 
-SAMPLE_ARGS = {"filename": "css/app.css", "user_id": 999_999, "passkey_id": 999_999, "token": "not-a-real-token"}
+SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
+               "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
+               "token": "not-a-real-token", "key": "maintenance_banner"}
 
 
 def outcome(response) -> str:
