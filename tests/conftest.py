@@ -414,3 +414,19 @@ def step_up():
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     return do
+
+
+# --- Platform services (issue 7) -------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters(app):
+    """Each test starts with empty rate-limit counters and a cache not marked unreachable."""
+    from app import caching
+    from app.security.limiting import EXTENSION_KEY
+
+    store = app.extensions[EXTENSION_KEY]
+    store.shared.reset()
+    store.local.reset()
+    caching.reset_outage()
+    yield

@@ -65,6 +65,9 @@ class AuditAction(enum.StrEnum):
     IMPERSONATION_REFUSED = "IMPERSONATION_REFUSED"
     # Operations console (issue 6)
     INSTITUTION_ADMIN_REMOVE = "INSTITUTION_ADMIN_REMOVE"
+    # Platform services (issue 7)
+    API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
+    API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
 
 
 class AuditResult(enum.StrEnum):

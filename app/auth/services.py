@@ -15,7 +15,7 @@ from app.audit.models import AuditAction, AuditResult
 from app.database import utcnow
 from app.security.actor import Actor
 from app.security.passwords import hash_password, needs_rehash, verify_password
-from app.security.throttle import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
+from app.security.ratelimits import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
 from app.users.models import User
 from app.users.services import find_by_email, normalise_email, update_bookkeeping
 

@@ -25,6 +25,7 @@ from werkzeug.datastructures import CallbackDict
 
 # Writing "last seen" on every request would cost a store write per page view.
 TOUCH_INTERVAL = 60
+API_PREFIX = "/api/"
 
 
 def session_key(sid: str) -> str:
@@ -170,6 +171,8 @@ class ServerSessionInterface(SessionInterface):
 
     # -- reading --------------------------------------------------------
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path.startswith(API_PREFIX):
+            return ServerSession()  # the JSON API authenticates by bearer token, never by cookie
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 128:
             return ServerSession()
