@@ -47,9 +47,12 @@ def configure_proxy(app: Flask) -> None:
 
 def configure_observability(app: Flask) -> None:
     from app import errors
-    from app.observability import request_id
+    from app.observability import logs, request_id, requests, sentry
 
+    logs.init_app(app)
+    sentry.init_app(app)
     request_id.init_app(app)  # first, so every later step and error page has the id
+    requests.init_app(app)  # the request log line and metrics
     errors.init_app(app)
 
 

@@ -22,15 +22,15 @@ from app.security.ratelimits import API_AUTH_FAILURES
 class ApiError(Exception):
     """An API refusal: HTTP status, a stable code, a message, and optional details."""
 
-    def __init__(self, status: int, code: str, message, **details):
+    def __init__(self, http_status: int, code: str, message, **details):
         super().__init__(code)
-        self.status, self.code, self.message, self.details = status, code, message, details
+        self.status, self.code, self.message, self.details = http_status, code, message, details
 
 
-def error_response(status: int, code: str, message, headers: dict | None = None, **details):
+def error_response(http_status: int, code: str, message, headers: dict | None = None, **details):
     body = {"error": {"code": code, "message": str(message), "request_id": g.get("request_id"), **details}}
     response = jsonify(body)
-    response.status_code = status
+    response.status_code = http_status
     response.headers.update(headers or {})
     return response
 

@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 import os
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
 from app.security.access import public
@@ -96,13 +96,12 @@ def _token_matches(header: str) -> bool:
 @public  # guarded below: a bearer token or an allow-listed address, never a session
 def scrape():
     """The Prometheus exposition of this deployment (all workers)."""
-    from app.errors import render_error
-
     header = request.headers.get("Authorization", "")
     if not (_token_matches(header) if header else _allowed_address(request.remote_addr)):
-        body, status = render_error(403 if header else 401, error_code="metrics_forbidden")
+        body = {"error": {"code": "metrics_forbidden", "request_id": g.get("request_id"),
+                          "message": "Send Authorization: Bearer <METRICS_TOKEN>, or scrape from an allowed address."}}
         headers = {} if header else {"WWW-Authenticate": 'Bearer realm="metrics"'}
-        return body, status, headers
+        return jsonify(body), 403 if header else 401, headers
     return Response(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
 
 

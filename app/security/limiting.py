@@ -49,9 +49,10 @@ clock: Callable[[], float] = time.time
 class CounterStore:
     """The limiter's storage, with a per-process stand-in while it does not answer."""
 
-    def __init__(self, shared: Storage, retry_seconds: float):
+    def __init__(self, shared: Storage, retry_seconds: float, local: Storage | None = None):
         self.shared = shared
-        self.local = shared if isinstance(shared, MemoryStorage) else MemoryStorage()
+        # The embedded default already counts in memory: it is its own stand-in.
+        self.local = local or (shared if isinstance(shared, MemoryStorage) else MemoryStorage())
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
 

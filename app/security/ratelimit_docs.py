@@ -100,15 +100,36 @@ metric `saintara_ratelimit_fallbacks_total{limit,action}` counts each such decis
 """
 
 
+def routes_of(rule) -> str:
+    """The URL rules a request limit counts (from the app's URL map), for the document."""
+    from flask import current_app
+
+    if rule.endpoints == ("*",):
+        return "every other route"
+    if not rule.endpoints:
+        return "`?format=csv` on list pages"
+    found = []
+    for url_rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
+        blueprint = url_rule.endpoint.split(".", 1)[0] + ".*"
+        if url_rule.endpoint in rule.endpoints or blueprint in rule.endpoints:
+            methods = sorted((url_rule.methods or set()) - {"HEAD", "OPTIONS"})
+            if rule.methods:
+                methods = [m for m in methods if m in rule.methods]
+            found.append(f"{'/'.join(methods)} `{url_rule.rule}`")
+    return "<br>".join(found)
+
+
 def render_markdown() -> str:
-    """The whole of docs/API_RATE_LIMITS.md (English)."""
+    """The whole of docs/API_RATE_LIMITS.md (English); needs an app context (for the URL map)."""
+    from app.security.ratelimits import REQUEST_LIMITS
+
     with force_locale("en"):
         lines = [HEADER, "## Request limits", "",
-                 "| name | limit | counted per | applies to | when Redis is down | why |",
-                 "| --- | --- | --- | --- | --- | --- |"]
-        for row in request_rows():
+                 "| name | limit | counted per | applies to | routes | when Redis is down | why |",
+                 "| --- | --- | --- | --- | --- | --- | --- |"]
+        for row, rule in zip(request_rows(), REQUEST_LIMITS, strict=True):
             lines.append(f"| `{row.name}` | {row.limit} | {_cell(row.per)} | {_cell(row.applies_to)} | "
-                         f"{_cell(row.when_redis_is_down)} | {_cell(row.purpose)} |")
+                         f"{routes_of(rule)} | {_cell(row.when_redis_is_down)} | {_cell(row.purpose)} |")
         lines += ["", "## Failure throttles", "",
                   "These count only failures (a wrong password, a wrong code) in a moving window; a success "
                   "clears them. Past the limit the form answers 429 and says when to try again.", "",
