@@ -57,14 +57,16 @@ def authenticate_request() -> None:
     if plain is None:
         raise ApiError(401, "token_missing", _("Send an API token: Authorization: Bearer <token>."))
     address = request.remote_addr or "unknown"
-    wait = API_AUTH_FAILURES.retry_after(address)
-    if wait:
-        raise ApiError(429, "too_many_failures",
-                       _("Too many requests with invalid tokens from this address. Try again later."),
-                       retry_after=wait)
     try:
         token = tokens.authenticate(plain, ip=request.remote_addr)
     except tokens.InvalidToken as exc:
+        # A valid token always passes (others' failures never lock a client out); an address
+        # that keeps sending invalid ones gets 429 instead of 401 until its failures age out.
+        wait = API_AUTH_FAILURES.retry_after(address)
+        if wait:
+            raise ApiError(429, "too_many_failures",
+                           _("Too many requests with invalid tokens from this address. Try again later."),
+                           retry_after=wait) from None
         API_AUTH_FAILURES.record_failure(address)
         if exc.reason == "expired":
             raise ApiError(401, "token_expired", _("This API token has expired. Make a new one.")) from None

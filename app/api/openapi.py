@@ -19,6 +19,9 @@ TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
 STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
+# Text may hold tabs and line breaks, never other control characters.
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
+SEARCH = {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS}
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:
@@ -60,9 +63,14 @@ SCHEMAS = {
                       "expires_at": TIME, "last_used_at": TIME_OR_NULL}),
     "Me": _object({"user": {"$ref": "#/components/schemas/User"}, "token": {"$ref": "#/components/schemas/Token"}}),
     "Decision": {"type": "object", "additionalProperties": False, "properties": {
-        "reason": {"type": "string", "maxLength": 1000,
-                   "description": "Why; required (at least 3 characters) to reject."},
-        "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
+        "reason": {"type": "string", "maxLength": 1000, "nullable": True, "pattern": NO_CONTROL_CHARACTERS,
+                   "description": "Why; required (at least 3 characters besides spaces) to reject."},
+        "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
+                             "description": "The version you saw; a newer one refuses the decision (409)."}}},
+    "Rejection": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": {
+        "reason": {"type": "string", "minLength": 3, "maxLength": 1000, "pattern": NO_CONTROL_CHARACTERS,
+                   "description": "Why (at least 3 characters besides spaces)."},
+        "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
                              "description": "The version you saw; a newer one refuses the decision (409)."}}},
 }
 for _name in ("Institution", "Transaction", "Approval", "User"):
@@ -112,12 +120,12 @@ def _detail(summary: str, schema: str, parameter: str) -> dict:
                                   **COMMON}}}
 
 
-def _decision(summary: str, schema: str, parameter: str) -> dict:
+def _decision(summary: str, schema: str, parameter: str, body: str = "Decision") -> dict:
     return {"parameters": [{"name": parameter, "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1}}],
             "post": {"summary": summary, "tags": [schema.lower() + "s"],
-                     "requestBody": {"required": False, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/Decision"}}}},
+                     "requestBody": {"required": body == "Rejection", "content": {"application/json": {
+                         "schema": {"$ref": f"#/components/schemas/{body}"}}}},
                      "responses": {"200": _ok(schema), "400": _error("The body is not valid."),
                                    "404": _error("No such object in the token's scope."),
                                    "409": _error("Already decided, or changed since expected_version."),
@@ -134,35 +142,35 @@ PATHS = {
                     "responses": {"200": _ok("Me"), **COMMON}}},
     "/institutions": _list("Institutions in the token's scope", "Institution", [
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active (true) or inactive ones."),
-        _query("q", {"type": "string", "maxLength": 100}, "Part of the name or code.")]),
+        _query("q", SEARCH, "Part of the name or code.")]),
     "/institutions/{institution_id}": _detail("One institution", "Institution", "institution_id"),
     "/transactions": _list("Transactions, newest first", "Transaction", [
         _query("status", STATUS, "Only this status."), INSTITUTION_FILTER,
-        _time_filter("created_after", "Created at or after (ISO 8601)."),
-        _time_filter("created_before", "Created before (ISO 8601)."),
-        _query("q", {"type": "string", "maxLength": 100}, "An exact reference or customer e-mail.")]),
+        _time_filter("created_after", "Created at or after (RFC 3339)."),
+        _time_filter("created_before", "Created before (RFC 3339)."),
+        _query("q", SEARCH, "An exact reference or customer e-mail.")]),
     "/transactions/{transaction_id}": _detail("One transaction", "Transaction", "transaction_id"),
     "/transactions/{transaction_id}/approve": _decision("Approve a pending transaction", "Transaction",
                                                         "transaction_id"),
     "/transactions/{transaction_id}/reject": _decision("Reject a pending transaction (reason required)",
-                                                       "Transaction", "transaction_id"),
+                                                       "Transaction", "transaction_id", "Rejection"),
     "/approvals": _list("Approval requests, newest first", "Approval", [
         _query("status", STATUS, "Only this status."),
         _query("kind", {"type": "string", "enum": ["limit_increase", "customer_reactivation", "refund",
                                                    "data_correction"]}, "Only this kind."),
         INSTITUTION_FILTER,
-        _time_filter("requested_after", "Requested at or after (ISO 8601)."),
-        _time_filter("requested_before", "Requested before (ISO 8601).")]),
+        _time_filter("requested_after", "Requested at or after (RFC 3339)."),
+        _time_filter("requested_before", "Requested before (RFC 3339).")]),
     "/approvals/{approval_id}": _detail("One approval request", "Approval", "approval_id"),
     "/approvals/{approval_id}/approve": _decision("Approve a pending request (not one's own)", "Approval",
                                                   "approval_id"),
     "/approvals/{approval_id}/reject": _decision("Reject a pending request (reason required)", "Approval",
-                                                 "approval_id"),
+                                                 "approval_id", "Rejection"),
     "/users": _list("Accounts the token's user may administer", "User", [
         _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
                "Only this role."),
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
-        INSTITUTION_FILTER, _query("q", {"type": "string", "maxLength": 100}, "Part of the e-mail or name.")]),
+        INSTITUTION_FILTER, _query("q", SEARCH, "Part of the e-mail or name.")]),
     "/users/{user_id}": _detail("One account", "User", "user_id"),
 }
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, datetime
 
 from flask import request
 from flask_babel import gettext as _
@@ -23,7 +24,7 @@ def invalid(field: str, message) -> ApiError:
 
 def integer(name: str, *, minimum: int = 1, maximum: int = MAX_INT, default: int | None = None) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or len(raw) > 10 or not minimum <= int(raw) <= maximum:
         raise invalid(name, _("Use a whole number from %(low)s to %(high)s.", low=minimum, high=maximum))
@@ -32,7 +33,7 @@ def integer(name: str, *, minimum: int = 1, maximum: int = MAX_INT, default: int
 
 def choice(name: str, allowed) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in allowed:
         raise invalid(name, _("Use one of: %(values)s.", values=", ".join(allowed)))
@@ -41,7 +42,7 @@ def choice(name: str, allowed) -> str | None:
 
 def boolean(name: str) -> bool | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in ("true", "false"):
         raise invalid(name, _("Use true or false."))
@@ -53,26 +54,29 @@ def has_control_characters(value: str) -> bool:
 
 
 def text(name: str, max_length: int = 100) -> str | None:
-    raw = (request.args.get(name) or "").strip()
+    raw = request.args.get(name) or ""
     if len(raw) > max_length:
         raise invalid(name, _("Use at most %(n)s characters.", n=max_length))
     if has_control_characters(raw):
         raise invalid(name, _("Control characters are not allowed."))
-    return raw or None
+    return raw.strip() or None
+
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
 
 
 def timestamp(name: str) -> datetime | None:
-    """An ISO 8601 date or date-time (UTC when it names no zone)."""
+    """An RFC 3339 date-time (2026-01-31T00:00:00Z); without a zone it is taken as UTC."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
+    text = _LEAP_SECOND.sub(r"\1:59", raw.strip().upper().replace("Z", "+00:00"))
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00")) if "T" in raw else \
-            datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        value = datetime.fromisoformat(text) if "T" in text else None
     except ValueError:
-        raise invalid(name, _("Use an ISO 8601 date or date-time, e.g. 2026-01-31T00:00:00Z.")) from None
-    if value.year < 1900:
-        raise invalid(name, _("Use a date after 1900."))
+        value = None
+    if value is None:
+        raise invalid(name, _("Use an RFC 3339 date-time, e.g. 2026-01-31T00:00:00Z."))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

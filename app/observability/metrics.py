@@ -106,4 +106,14 @@ def scrape():
 
 
 def init_app(app) -> None:
+    """Register /metrics; series with known labels start at zero (a rate needs a first sample)."""
+    from app.security.ratelimits import FAILURE_THROTTLES, REQUEST_LIMITS
+
+    for result in ("success", "failure", "throttled"):
+        SIGN_INS.labels(result)
+    for rule in REQUEST_LIMITS:
+        RATELIMIT_REJECTIONS.labels(rule.name)
+        RATELIMIT_FALLBACKS.labels(rule.name, "per_process" if rule.security else "let_through")
+    for throttle in FAILURE_THROTTLES:
+        RATELIMIT_FALLBACKS.labels(throttle.name, "per_process")
     app.register_blueprint(bp)
