@@ -11,7 +11,9 @@ break the schema must still be refused (``negative_data_rejection``).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,6 @@ from tests.integration.test_gunicorn import free_port
 
 pytestmark = pytest.mark.integration
 def test_schemathesis_finds_no_server_errors_and_no_undocumented_answers(redis_url, tmp_path):
-    import shutil
-    import sys
-
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st, "schemathesis is not installed (requirements-dev.txt)"
     with seeded_database("saintara_test_api", redis_url, tmp_path) as seeded:
@@ -32,8 +31,9 @@ def test_schemathesis_finds_no_server_errors_and_no_undocumented_answers(redis_u
         with serve(env, tmp_path / "gunicorn.log") as url:
             result = subprocess.run(
                 [st, "run", f"{url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {seeded['token']}",
-                 "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "12", "--seed", "7", "--workers", "2", "--no-color",
-                 "--rate-limit", "550/m",
+                 "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+                 "--max-examples", "12", "--seed", "7", "--workers", "2", "--no-color",
+                 "--rate-limit", "550/m",  # under the token's 600 a minute: every answer is a real one
                  "--request-timeout", "20", "--generation-database", "none",
                  "--report", "junit", "--report-dir", str(tmp_path / "report")],
                 capture_output=True, text=True, timeout=600, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
