@@ -23,6 +23,7 @@ from app.users.models import Role
 class Permission(enum.StrEnum):
     VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
     VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+    VIEW_AUDIT_LOG = "audit.view"          # the audit log (institution admins: their institution's entries)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -31,6 +32,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL}),
     Role.CUSTOMER: frozenset(),
 }
+# The audit log: admins see every entry, institution admins those of their institution.
+for _role in (Role.ADMIN, Role.INSTITUTION_ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.VIEW_AUDIT_LOG}
 
 
 @dataclass(frozen=True)

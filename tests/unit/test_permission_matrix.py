@@ -31,9 +31,18 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
+    # Audit log. Entry 1 is the audit entry of the probing user's own creation (each test
+    # starts from an empty, rolled-back table), so it is visible to every staff role;
+    # tests/unit/test_audit_pages.py covers other institutions' entries by id.
+    "audit.index": STAFF,
+    "audit.detail": STAFF,
+    "audit.resource_history": STAFF,
+    "audit.actor_history": STAFF,
+    "audit.export_entries": STAFF,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css"}
+SAMPLE_ARGS.update({"entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv"})
 
 
 def outcome(response) -> str:

@@ -1,0 +1,131 @@
+"""Audit log: list indexes, trigram search, append-only trigger, verification runs.
+
+Revision ID: 0002_audit_log
+Revises: 0001_initial
+Create Date: 2026-11-26
+
+Lists are newest first by (created_at, id), so the indexes of 0001 that ended in ``id``
+are replaced by ones ending in ``(created_at, id)``. On PostgreSQL this also creates the
+pg_trgm extension and a trigram index for the free-text search, and a trigger that
+refuses UPDATE, DELETE and TRUNCATE on audit_logs except for the retention purge
+(which sets ``saintara.audit_purge`` for its own transactions), and a function that
+takes the chain lock and reads the chain head in one round trip.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0002_audit_log'
+down_revision = '0001_initial'
+branch_labels = None
+depends_on = None
+
+SEARCH_EXPRESSION = (
+    "((((description || ' '::text) || actor_email::text) || ' '::text) "
+    "|| COALESCE(resource_repr, ''::character varying)::text)"
+)
+
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_logs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('saintara.audit_purge', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'audit_logs is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Old entries are removed only by the retention purge (flask audit purge).';
+END;
+$$
+"""
+
+
+# Writers take the chain lock and read the head in one round trip: each statement of a
+# (volatile) PL/pgSQL function takes a new snapshot, so the SELECT sees every entry
+# committed before the lock was granted.
+CHAIN_HEAD_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_chain_head_locked(lock_key bigint) RETURNS varchar LANGUAGE plpgsql AS $$
+DECLARE
+    head varchar;
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT hash INTO head FROM audit_logs ORDER BY id DESC LIMIT 1;
+    RETURN head;
+END;
+$$
+"""
+
+
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade():
+    op.create_table('audit_verifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('checked', sa.BigInteger(), nullable=False),
+    sa.Column('head_id', sa.BigInteger(), nullable=True),
+    sa.Column('head_hash', sa.String(length=64), nullable=False),
+    sa.Column('break_entry_id', sa.BigInteger(), nullable=True),
+    sa.Column('break_kind', sa.String(length=16), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_verifications'))
+    )
+    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_logs_action_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_logs_actor_id_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_logs_created_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_logs_institution_id_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_logs_resource'))
+        batch_op.create_index('ix_audit_logs_resource', ['resource_type', 'resource_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_action', ['action', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_actor_email', ['actor_email', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_actor_id', ['actor_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_created_at_id', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_failures', ['created_at', 'id'], unique=False, postgresql_where=sa.text("result = 'failure'"), sqlite_where=sa.text("result = 'failure'"))
+        batch_op.create_index('ix_audit_logs_impersonated', ['created_at', 'id'], unique=False, postgresql_where=sa.text('impersonator_id IS NOT NULL'), sqlite_where=sa.text('impersonator_id IS NOT NULL'))
+        batch_op.create_index('ix_audit_logs_impersonator', ['impersonator_id', 'created_at', 'id'], unique=False, postgresql_where=sa.text('impersonator_id IS NOT NULL'), sqlite_where=sa.text('impersonator_id IS NOT NULL'))
+        batch_op.create_index('ix_audit_logs_institution', ['institution_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_logs_ip', ['ip', 'created_at', 'id'], unique=False)
+
+    if _postgresql():
+        # pg_trgm is a trusted extension: a database owner may create it without superuser.
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute(f"CREATE INDEX ix_audit_logs_search ON audit_logs USING gin (({SEARCH_EXPRESSION}) gin_trgm_ops)")
+        op.execute(APPEND_ONLY_FUNCTION)
+        op.execute(CHAIN_HEAD_FUNCTION)
+        op.execute("CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_logs "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_logs_append_only()")
+
+
+def downgrade():
+    if _postgresql():
+        op.execute("DROP TRIGGER IF EXISTS audit_logs_append_only ON audit_logs")
+        op.execute("DROP FUNCTION IF EXISTS audit_logs_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS audit_chain_head_locked(bigint)")
+        op.execute("DROP INDEX IF EXISTS ix_audit_logs_search")
+        # pg_trgm stays: other objects may use it, and it holds no data.
+    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_logs_ip')
+        batch_op.drop_index('ix_audit_logs_institution')
+        batch_op.drop_index('ix_audit_logs_impersonator', postgresql_where=sa.text('impersonator_id IS NOT NULL'), sqlite_where=sa.text('impersonator_id IS NOT NULL'))
+        batch_op.drop_index('ix_audit_logs_impersonated', postgresql_where=sa.text('impersonator_id IS NOT NULL'), sqlite_where=sa.text('impersonator_id IS NOT NULL'))
+        batch_op.drop_index('ix_audit_logs_failures', postgresql_where=sa.text("result = 'failure'"), sqlite_where=sa.text("result = 'failure'"))
+        batch_op.drop_index('ix_audit_logs_created_at_id')
+        batch_op.drop_index('ix_audit_logs_actor_id')
+        batch_op.drop_index('ix_audit_logs_actor_email')
+        batch_op.drop_index('ix_audit_logs_action')
+        batch_op.drop_index('ix_audit_logs_resource')
+        batch_op.create_index(batch_op.f('ix_audit_logs_resource'), ['resource_type', 'resource_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_logs_institution_id_id'), ['institution_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_logs_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_logs_actor_id_id'), ['actor_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_logs_action_id'), ['action', 'id'], unique=False)
+
+    op.drop_table('audit_verifications')
