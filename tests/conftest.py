@@ -237,3 +237,19 @@ def login_as(client, forms):
         return response
 
     return do_login
+
+
+@pytest.fixture
+def write_audit(db):
+    """``write_audit(action="USER_UPDATE", actor=None, **fields)``: one entry through the audit
+    service, committed; returns it. ``actor`` defaults to a staff member with a request."""
+    from app.audit import services as audit
+
+    def factory(action: str = "USER_UPDATE", *, actor: Actor | None = None, **fields):
+        actor = actor or Actor(user_id=900, email="staff@example.com", role="admin", ip="10.0.0.9",
+                               user_agent="pytest", request_id=f"req-{next(_counter):08d}")
+        entry = audit.log(actor, action, **fields)
+        db.session.commit()
+        return entry
+
+    return factory

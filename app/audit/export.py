@@ -13,13 +13,12 @@ import io
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, Select, literal_column, select
 
 from app.audit import services as audit
-from app.audit.chain import timestamp_text
 from app.audit.escaping import csv_cell, json_line
 from app.audit.filters import AuditFilter
-from app.audit.models import AuditAction, AuditLog
+from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog
 from app.audit.queries import criteria
 from app.extensions import db
 from app.security.actor import Actor
@@ -34,9 +33,14 @@ ROWS_PER_CHUNK = 500
 
 
 def export_query(f: AuditFilter, scope: int | None) -> Select:
-    """Matching entries, newest first, as rows of COLUMNS."""
+    """Matching entries, newest first, as rows of COLUMNS: the timestamp already as text and
+    ``changes`` as its stored JSON text (no per-row conversion in Python)."""
+    dialect = db.session.get_bind().dialect.name
+    raw = {"created_at": TIMESTAMP_TEXT_SQL[dialect], "changes": CHANGES_TEXT_SQL[dialect]}
+    columns = [literal_column(raw[name]).label(name) if name in raw else getattr(AuditLog, name)
+               for name in COLUMNS]
     crit = criteria(f, scope)
-    return (select(*(getattr(AuditLog, name) for name in COLUMNS)).where(*crit.where())
+    return (select(*columns).where(*crit.where())
             .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
 
 
@@ -54,10 +58,13 @@ def stream_rows(query: Select, bind: Engine | Connection, *, yield_per: int = 10
         yield from bind.execute(query)
 
 
-def _plain(row) -> dict:
-    record = dict(zip(COLUMNS, row, strict=True))
-    record["created_at"] = timestamp_text(record["created_at"])
-    return record
+# Columns whose values the portal makes (numbers, times, hashes, fixed words): no formula risk.
+_SAFE = frozenset({"id", "created_at", "actor_id", "impersonator_id", "action", "result", "institution_id",
+                   "prev_hash", "hash"})
+_CHECKED = [name not in _SAFE for name in COLUMNS]
+_CHANGES = COLUMNS.index("changes")
+_SENTINEL = "\x00changes\x00"
+_SENTINEL_JSON = json.dumps(_SENTINEL)
 
 
 def csv_chunks(rows) -> Iterator[str]:
@@ -66,10 +73,9 @@ def csv_chunks(rows) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, 1):
-        record = _plain(row)
-        if record["changes"] is not None:
-            record["changes"] = json.dumps(record["changes"], ensure_ascii=False, sort_keys=True)
-        writer.writerow([csv_cell(record[name]) for name in COLUMNS])
+        # "changes" is JSON text: csv_cell escapes the Unicode line separators it may hold (as JSON
+        # escapes, so it stays valid JSON), and it starts with "{" (never a formula).
+        writer.writerow([csv_cell(value) if checked else value for value, checked in zip(row, _CHECKED, strict=True)])
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -77,11 +83,20 @@ def csv_chunks(rows) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def _jsonl_line(row) -> str:
+    record = dict(zip(COLUMNS, row, strict=True))
+    changes = record["changes"]
+    if changes is None:
+        return json_line(json.dumps(record, ensure_ascii=False))
+    record["changes"] = _SENTINEL  # the stored JSON text goes in as it is, not as a string
+    return json_line(json.dumps(record, ensure_ascii=False).replace(_SENTINEL_JSON, changes, 1))
+
+
 def jsonl_chunks(rows) -> Iterator[str]:
     """One JSON object per line, in chunks of text."""
     lines = []
     for row in rows:
-        lines.append(json_line(json.dumps(_plain(row), ensure_ascii=False)))
+        lines.append(_jsonl_line(row))
         if len(lines) == ROWS_PER_CHUNK:
             yield "\n".join(lines) + "\n"
             lines = []

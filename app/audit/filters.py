@@ -47,7 +47,8 @@ class AuditFilter:
     ip: str | None = None
     impersonated: bool = False
     request_id: str | None = None
-    raw: dict = field(default_factory=dict, compare=False)  # what was typed, to show it again
+    raw: dict = field(default_factory=dict, compare=False)  # the valid inputs as typed (for URLs)
+    typed: dict = field(default_factory=dict, compare=False)  # every input as typed (to show it again)
 
     @property
     def is_empty(self) -> bool:
@@ -123,7 +124,9 @@ def parse_filter(args, *, fixed: dict | None = None) -> tuple[AuditFilter, dict]
 
     def keep(name, value):
         if value is not None and name not in errors:
-            raw[name] = merged[name] if name != "action" else list(value)
+            raw[name] = merged[name].strip() if isinstance(merged[name], str) else merged[name]
+            if name == "action":
+                raw[name] = list(value)
             return value
         return None
 
@@ -177,6 +180,7 @@ def parse_filter(args, *, fixed: dict | None = None) -> tuple[AuditFilter, dict]
                 errors[name] = _l("Enter a date (YYYY-MM-DD) or a date and time.")
     if values.get("since") and values.get("until") and values["since"] >= values["until"]:
         errors["until"] = _l("The end of the range must be after its start.")
+        del values["until"], raw["until"]
 
     result = _text(merged, "result", 16, errors)
     if result and result not in {r.value for r in AuditResult}:
@@ -200,7 +204,8 @@ def parse_filter(args, *, fixed: dict | None = None) -> tuple[AuditFilter, dict]
     elif request_id:
         values["request_id"] = keep("request_id", request_id)
 
-    return AuditFilter(raw=raw, **values), errors
+    typed = {name: value for name, value in merged.items() if value not in (None, "", [])}
+    return AuditFilter(raw=raw, typed=typed, **values), errors
 
 
 def parse_page_size(value) -> int:

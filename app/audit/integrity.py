@@ -9,7 +9,10 @@ oldest entries were purged, which the newest purge checkpoint vouches for.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -19,21 +22,24 @@ from sqlalchemy import select
 
 from app.audit import services as audit
 from app.audit.chain import HASHED_FIELDS, ChainBreak, ChainReport, walk
-from app.audit.models import AuditAction, AuditLog, AuditResult, AuditVerification
+from app.audit.models import (
+    CHANGES_TEXT_SQL,
+    TIMESTAMP_TEXT_SQL,
+    AuditAction,
+    AuditLog,
+    AuditResult,
+    AuditVerification,
+)
 from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor
 
-# The database writes each timestamp exactly as the hash encodes it (UTC, microseconds, Z),
-# which saves building millions of datetime objects in Python. SQLite stores them as
-# "YYYY-MM-DD HH:MM:SS.ffffff" in UTC already.
-_TIMESTAMP_SQL = {
-    "postgresql": """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
-    "sqlite": "replace(created_at, ' ', 'T') || 'Z'",
-}
-
-
-_RAW_SQL = {"created_at": _TIMESTAMP_SQL, "changes": {"postgresql": "changes::text", "sqlite": "changes"}}
+# The database writes each timestamp exactly as the hash encodes it and hands ``changes`` over
+# as its stored (canonical) text: no datetime objects, no JSON decoding in the hot loop.
+_RAW_SQL = {"created_at": TIMESTAMP_TEXT_SQL, "changes": CHANGES_TEXT_SQL}
+# Integers as text too: then every value the hash encodes is a string or None (the fast path).
+for _name in ("actor_id", "impersonator_id", "institution_id"):
+    _RAW_SQL[_name] = {"postgresql": f"{_name}::text", "sqlite": f"CAST({_name} AS TEXT)"}
 
 
 def _chain_sql(dialect: str) -> str:
@@ -100,9 +106,8 @@ def chain_rows(batch_size: int = 5000) -> Iterator[tuple]:
     connection = db.session.connection().connection  # the DBAPI connection, inside this transaction
     if dialect == "postgresql":
         with connection.cursor(name=f"audit_chain_{uuid.uuid4().hex[:12]}") as cursor:
-            cursor.itersize = batch_size
             cursor.execute(_chain_sql(dialect))
-            yield from cursor
+            yield from _prefetched(lambda: cursor.fetchmany(batch_size))
         return
     cursor = connection.cursor()
     try:
@@ -111,6 +116,43 @@ def chain_rows(batch_size: int = 5000) -> Iterator[tuple]:
             yield from rows
     finally:
         cursor.close()
+
+
+def _prefetched(fetch) -> Iterator[tuple]:
+    """Rows of ``fetch()`` batches, the next batch fetched in a thread while this one is walked.
+
+    The database produces rows while Python hashes them (psycopg2 releases the GIL while it
+    waits); at most two batches wait in memory.
+    """
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            while not stop.is_set():
+                batch = fetch()
+                batches.put(batch)
+                if not batch:
+                    return
+        except Exception as exc:  # handed to the consumer, raised there
+            batches.put(exc)
+
+    worker = threading.Thread(target=produce, name="audit-chain-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            batch = batches.get()
+            if isinstance(batch, Exception):
+                raise batch
+            if not batch:
+                return
+            yield from batch
+    finally:
+        stop.set()
+        while worker.is_alive():  # a producer blocked on the full queue needs room to see the stop
+            with contextlib.suppress(queue.Empty):
+                batches.get_nowait()
+            worker.join(0.05)
 
 
 def verify_chain(batch_size: int = 5000, *, anchors: Iterable[Anchor] = (), now: datetime | None = None,

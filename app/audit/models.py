@@ -53,6 +53,13 @@ class AuditResult(enum.StrEnum):
 
 
 GENESIS_HASH = "0" * 64
+# SQL that reads a timestamp as the chain hashes it (UTC, microseconds, "Z"; SQLite stores
+# "YYYY-MM-DD HH:MM:SS.ffffff" in UTC already) and ``changes`` as its stored text.
+TIMESTAMP_TEXT_SQL = {
+    "postgresql": """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "sqlite": "replace(created_at, ' ', 'T') || 'Z'",
+}
+CHANGES_TEXT_SQL = {"postgresql": "changes::text", "sqlite": "changes"}
 
 
 def canonical_json(value) -> str:

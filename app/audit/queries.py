@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import String, and_, func, literal, literal_column, or_, select, union_all
+from sqlalchemy.sql import operators
 
 from app.audit.filters import AuditFilter
 from app.audit.models import SEARCH_EXPRESSION, AuditLog
@@ -26,7 +27,15 @@ from app.extensions import db
 from app.pagination import Keyset, Page
 
 KEYSET = Keyset((AuditLog.created_at, AuditLog.id))
+# What a list shows (rows, not ORM objects: no JSON to decode, no identity map to fill).
+LIST_COLUMNS = (
+    AuditLog.id, AuditLog.created_at, AuditLog.actor_id, AuditLog.actor_email, AuditLog.impersonator_id,
+    AuditLog.impersonator_email, AuditLog.action, AuditLog.resource_type, AuditLog.resource_id,
+    AuditLog.resource_repr, AuditLog.institution_id, AuditLog.description, AuditLog.result, AuditLog.ip,
+    AuditLog.request_id,
+)
 SEARCH_WINDOW = 20_000  # newest rows scanned directly before the trigram index is asked
+RARE_ESTIMATE = 2_000  # the planner expects so few matches that the trigram index answers at once
 COUNT_CAP = 10_000  # where no estimate exists (SQLite), counting stops here
 _LIKE_ESCAPE = "/"
 
@@ -115,26 +124,43 @@ def criteria(f: AuditFilter, scope: int | None) -> Criteria:
 
 def page(f: AuditFilter, scope: int | None, *, cursor: str | None = None, direction: str = "next",
          size: int = 50) -> Page:
-    """One page of matching entries, newest first. Raises InvalidCursor for a foreign cursor."""
+    """One page of matching entries (rows of LIST_COLUMNS), newest first.
+
+    Raises InvalidCursor for a cursor this list did not make.
+    """
     crit = criteria(f, scope)
     postgresql = _dialect() == "postgresql"
     if postgresql and crit.terms:
-        fetch = _search_fetch(crit)
+        fetch = _search_fetch(crit, rare=estimate_total(f, scope).count <= RARE_ESTIMATE)
     elif postgresql and len(crit.alternatives) > 1:
         fetch = _union_fetch(crit)
     else:
-        return KEYSET.page(select(AuditLog).where(*crit.where()), cursor=cursor, direction=direction, size=size)
+        fetch = _plain_fetch(crit.where())
     return KEYSET.page_with(fetch, cursor=cursor, direction=direction, size=size)
+
+
+def _retarget(order: list, table) -> list:
+    """The same ordering over the columns of a subquery."""
+    return [column.desc() if o.modifier is operators.desc_op else column.asc()
+            for o in order for column in [table.c[o.element.key]]]
 
 
 def _bounded(conditions: list, beyond, start) -> list:
     return conditions if start is None else [*conditions, beyond(start)]
 
 
-def _entities(ids_query, order, limit: int) -> list[AuditLog]:
+def _plain_fetch(conditions: list):
+    def fetch(beyond, start, order, limit):
+        query = select(*LIST_COLUMNS).where(*_bounded(conditions, beyond, start)).order_by(*order).limit(limit)
+        return db.session.execute(query).all()
+
+    return fetch
+
+
+def _rows_of(ids_query, order, limit: int) -> list:
     ids = ids_query.subquery()
-    return list(db.session.scalars(
-        select(AuditLog).join(ids, AuditLog.id == ids.c.id).order_by(*order).limit(limit)))
+    return db.session.execute(
+        select(*LIST_COLUMNS).join(ids, AuditLog.id == ids.c.id).order_by(*order).limit(limit)).all()
 
 
 def _union_fetch(crit: Criteria):
@@ -145,37 +171,39 @@ def _union_fetch(crit: Criteria):
             select(AuditLog.id).where(*_bounded([*crit.common, *group], beyond, start)).order_by(*order).limit(limit)
             for group in crit.alternatives
         ]
-        return _entities(union_all(*(select(b.subquery()) for b in branches)), order, limit)
+        return _rows_of(union_all(*(select(b.subquery()) for b in branches)), order, limit)
 
     return fetch
 
 
-def _search_fetch(crit: Criteria):
-    """Search: the newest ``SEARCH_WINDOW`` rows of the range first, then the trigram index."""
+def _search_fetch(crit: Criteria, *, rare: bool):
+    """Search on PostgreSQL. Rare words: the trigram index at once. Others: the newest
+    ``SEARCH_WINDOW`` rows of the range first (stopping as soon as the page is full), then
+    the trigram index for what lies beyond that window."""
+    everything = [*crit.where(search=False), *search_conditions(crit.terms)]
+
+    def indexed(beyond, start, order, limit):
+        query = select(AuditLog.id).where(*_bounded(everything, beyond, start)).order_by(*order).limit(limit)
+        return list(db.session.scalars(query))
 
     def fetch(beyond, start, order, limit):
-        scope = _bounded(crit.where(search=False), beyond, start)
-        window = (
-            select(AuditLog.id, AuditLog.created_at, search_document().label("document"),
-                   func.row_number().over(order_by=order).label("position"))
-            .where(*scope).order_by(*order).limit(SEARCH_WINDOW)
-        ).cte("search_window")
-        found = select(literal("hit").label("kind"), window.c.id, window.c.created_at, window.c.position).where(
-            *search_conditions(crit.terms, window.c.document)).order_by(window.c.position).limit(limit)
-        floor = select(literal("end").label("kind"), window.c.id, window.c.created_at, window.c.position).order_by(
-            window.c.position.desc()).limit(1)
-        rows = db.session.execute(union_all(select(found.subquery()), select(floor.subquery()))).all()
-        hits = [row.id for row in rows if row.kind == "hit"]
-        ends = [row for row in rows if row.kind == "end"]
-        if len(hits) < limit and ends and ends[0].position >= SEARCH_WINDOW:
-            rest = (select(AuditLog.id)
-                    .where(*crit.where(search=False), *search_conditions(crit.terms),
-                           beyond([ends[0].created_at, ends[0].id]))
-                    .order_by(*order).limit(limit - len(hits)))
-            hits += list(db.session.scalars(rest))
+        if rare:
+            hits = indexed(beyond, start, order, limit)
+        else:
+            scope = _bounded(crit.where(search=False), beyond, start)
+            window = (select(AuditLog.id, AuditLog.created_at, search_document().label("document"))
+                      .where(*scope).order_by(*order).limit(SEARCH_WINDOW).subquery())
+            found = select(window.c.id).where(*search_conditions(crit.terms, window.c.document))
+            hits = list(db.session.scalars(found.order_by(*_retarget(order, window)).limit(limit)))
+            if len(hits) < limit:
+                floor = db.session.execute(
+                    select(AuditLog.created_at, AuditLog.id).where(*scope).order_by(*order)
+                    .offset(SEARCH_WINDOW - 1).limit(1)).first()
+                if floor is not None:
+                    hits += indexed(beyond, list(floor), order, limit - len(hits))
         if not hits:
             return []
-        return list(db.session.scalars(select(AuditLog).where(AuditLog.id.in_(hits)).order_by(*order)))
+        return db.session.execute(select(*LIST_COLUMNS).where(AuditLog.id.in_(hits)).order_by(*order)).all()
 
     return fetch
 
