@@ -85,7 +85,7 @@ def checkpoint(anchor_file: str | None) -> None:
 @click.option("--days", type=int, default=None,
               help="Keep this many days (default: the audit_retention_days setting).")
 @click.option("--batch-size", default=retention.DEFAULT_BATCH_SIZE, show_default=True,
-              type=click.IntRange(100, 100_000), help="Entries deleted per short transaction.")
+              type=click.IntRange(1, 100_000), help="Entries deleted per short transaction.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scheduled runs).")
 def purge(days: int | None, batch_size: int, dry_run: bool, yes: bool) -> None:
