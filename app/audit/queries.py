@@ -123,15 +123,17 @@ def criteria(f: AuditFilter, scope: int | None) -> Criteria:
 
 
 def page(f: AuditFilter, scope: int | None, *, cursor: str | None = None, direction: str = "next",
-         size: int = 50) -> Page:
+         size: int = 50, estimate: Estimate | None = None) -> Page:
     """One page of matching entries (rows of LIST_COLUMNS), newest first.
 
+    ``estimate`` (of :func:`estimate_total`, if the caller has it) picks the search strategy.
     Raises InvalidCursor for a cursor this list did not make.
     """
     crit = criteria(f, scope)
     postgresql = _dialect() == "postgresql"
     if postgresql and crit.terms:
-        fetch = _search_fetch(crit, rare=estimate_total(f, scope).count <= RARE_ESTIMATE)
+        estimate = estimate or estimate_total(f, scope)
+        fetch = _search_fetch(crit, rare=estimate.count <= RARE_ESTIMATE)
     elif postgresql and len(crit.alternatives) > 1:
         fetch = _union_fetch(crit)
     else:

@@ -39,13 +39,13 @@ def _list_page(*, fixed: dict | None = None, heading: str | None = None):
     size = parse_page_size(request.args.get("size"))
     page = estimate = subject = None
     if not errors:
+        estimate = queries.estimate_total(f, scope)
         try:
             page = queries.page(f, scope, cursor=request.args.get("cursor"),
-                                direction=request.args.get("dir", "next"), size=size)
+                                direction=request.args.get("dir", "next"), size=size, estimate=estimate)
         except InvalidCursor:
             flash(_("That page link is not valid here; showing the newest entries."), "warning")
-            page = queries.page(f, scope, size=size)
-        estimate = queries.estimate_total(f, scope)
+            page = queries.page(f, scope, size=size, estimate=estimate)
     if page and fixed:
         subject = _subject(page.items, fixed)
     return render_template(

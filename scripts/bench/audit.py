@@ -35,8 +35,6 @@ from psycopg2 import sql
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from flask.ctx import _cv_app  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
@@ -51,6 +49,7 @@ from app.platform.models import Customer, Institution  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
 from app.users.models import Role  # noqa: E402
 from scripts.bench.audit_data import COLUMNS, RARE, AuditRows, CopyStream  # noqa: E402
+from tests.conftest import RequestIsolatedClient  # noqa: E402  (each request its own app context)
 
 DATABASE = "saintara_bench_audit"
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,17 +77,6 @@ def drop_database() -> None:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
     conn.close()
-
-
-class IsolatedClient(FlaskClient):
-    """Each request gets its own application context, as under gunicorn."""
-
-    def open(self, *args, **kwargs):
-        token = _cv_app.set(None)
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            _cv_app.reset(token)
 
 
 def load(rows: int) -> None:
@@ -303,7 +291,7 @@ def main() -> None:
     app = create_app({**TEST_CONFIG, "TESTING": False, "INSTANCE_PATH": str(ROOT / "instance" / "bench"),
                       "SQLALCHEMY_DATABASE_URI": url, "EMBEDDED_DATABASE": False, "REDIS_URL": None,
                       "WTF_CSRF_ENABLED": False})
-    app.test_client_class = IsolatedClient
+    app.test_client_class = RequestIsolatedClient
     try:
         with app.app_context():
             if not args.reuse:
