@@ -55,14 +55,22 @@ def timestamp_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, values: Sequence) -> str:
-    """Hash of one entry given the previous hash and its values in HASHED_FIELDS order."""
+def encode_fields(values: Sequence) -> str:
+    """The hashed text of an entry's values (HASHED_FIELDS order), without the previous hash."""
     # The common types are encoded inline: this runs for every entry of a verification.
-    payload = prev_hash + "|" + "|".join([
+    return "|".join([
         "~" if value is None else f"{len(value)}:{value}" if type(value) is str else _encode(value)
         for value in values
     ])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def entry_hash(prev_hash: str, values: Sequence) -> str:
+    """Hash of one entry given the previous hash and its values in HASHED_FIELDS order.
+
+    SHA-256 of ``prev_hash + "|" + encode_fields(values)`` in UTF-8; PostgreSQL computes
+    the same when it appends entries (migration 0002, ``audit_append``).
+    """
+    return hashlib.sha256((prev_hash + "|" + encode_fields(values)).encode("utf-8")).hexdigest()
 
 
 def hash_of(entry, prev_hash: str) -> str:

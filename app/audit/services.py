@@ -9,6 +9,7 @@ makes concurrent writers take turns at the chain head, so the chain never forks.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -18,9 +19,9 @@ from decimal import Decimal
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, insert, inspect, select, text
 
-from app.audit.chain import HASHED_FIELDS, ChainReport, hash_of
+from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of
 from app.audit.escaping import one_line
-from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult
+from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor, actor_from_request
@@ -179,12 +180,32 @@ def _write_pending(session) -> None:
     if not pending:
         return
     if session.get_bind().dialect.name == "postgresql":
-        # Takes the chain lock until this transaction ends, then reads the head (one round trip;
-        # migration 0002): writers take turns at the chain head, so it never forks.
-        prev = session.execute(text("SELECT audit_chain_head_locked(:key)"), {"key": CHAIN_LOCK_KEY}).scalar()
-    else:  # SQLite needs no lock: a transaction whose snapshot is stale cannot write there.
-        prev = session.execute(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).scalar()
-    prev = prev or GENESIS_HASH
+        _append_on_postgresql(session, pending)
+    else:
+        _append(session, pending)
+    if trail.isEnabledFor(logging.INFO):
+        session.info.setdefault(_WRITTEN, []).extend(_trail_line(entry) for entry in pending)
+
+
+def _append_on_postgresql(session, pending: list[AuditLog]) -> None:
+    """Lock, read the head, hash and insert in one round trip (``audit_append``, migration 0002)."""
+    items = []
+    for entry in pending:
+        values = [getattr(entry, name) for name in HASHED_FIELDS]
+        item = {name: value for name, value in zip(HASHED_FIELDS, values, strict=True)}
+        item["created_at"] = entry.created_at.isoformat()
+        item["changes"] = None if entry.changes is None else canonical_json(entry.changes)
+        item["payload"] = encode_fields(values)
+        items.append(item)
+    rows = session.execute(text("SELECT * FROM audit_append(:key, CAST(:entries AS json))"),
+                           {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)}).all()
+    for entry, (entry_id, prev_hash, digest) in zip(pending, rows, strict=True):
+        entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest  # plain objects, outside the session
+
+
+def _append(session, pending: list[AuditLog]) -> None:
+    # SQLite needs no lock: a transaction whose snapshot is stale cannot write there.
+    prev = session.execute(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).scalar() or GENESIS_HASH
     rows = []
     for entry in pending:
         entry.prev_hash = prev
@@ -194,8 +215,6 @@ def _write_pending(session) -> None:
     ids = session.execute(insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), rows).scalars()
     for entry, entry_id in zip(pending, ids, strict=True):
         entry.id = entry_id  # the entry stays a plain object, outside the session
-    if trail.isEnabledFor(logging.INFO):
-        session.info.setdefault(_WRITTEN, []).extend(_trail_line(entry) for entry in pending)
 
 
 def _trail_line(entry: AuditLog) -> str:

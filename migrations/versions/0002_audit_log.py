@@ -8,8 +8,8 @@ Lists are newest first by (created_at, id), so the indexes of 0001 that ended in
 are replaced by ones ending in ``(created_at, id)``. On PostgreSQL this also creates the
 pg_trgm extension and a trigram index for the free-text search, and a trigger that
 refuses UPDATE, DELETE and TRUNCATE on audit_logs except for the retention purge
-(which sets ``saintara.audit_purge`` for its own transactions), and a function that
-takes the chain lock and reads the chain head in one round trip.
+(which sets ``saintara.audit_purge`` for its own transactions), and ``audit_append``,
+which takes the chain lock, reads the head and inserts new entries in one round trip.
 """
 
 import sqlalchemy as sa
@@ -41,17 +41,36 @@ $$
 """
 
 
-# Writers take the chain lock and read the head in one round trip: each statement of a
-# (volatile) PL/pgSQL function takes a new snapshot, so the SELECT sees every entry
-# committed before the lock was granted.
-CHAIN_HEAD_FUNCTION = """
-CREATE OR REPLACE FUNCTION audit_chain_head_locked(lock_key bigint) RETURNS varchar LANGUAGE plpgsql AS $$
+# Writers append in one round trip: take the chain lock, read the head and insert the
+# entries, each hashed as SHA-256(prev_hash || '|' || payload), where the application sends
+# the payload (the encoded fields, app/audit/chain.py encode_fields). Each statement of a
+# (volatile) PL/pgSQL function takes a new snapshot, so the head read after the lock is the
+# newest committed entry: writers take turns and the chain never forks.
+APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_append(lock_key bigint, entries json)
+RETURNS TABLE (entry_id bigint, entry_prev_hash varchar, entry_hash varchar) LANGUAGE plpgsql AS $$
 DECLARE
-    head varchar;
+    prev varchar;
+    item json;
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
-    SELECT hash INTO head FROM audit_logs ORDER BY id DESC LIMIT 1;
-    RETURN head;
+    SELECT a.hash INTO prev FROM audit_logs a ORDER BY a.id DESC LIMIT 1;
+    prev := coalesce(prev, repeat('0', 64));
+    FOR item IN SELECT value FROM json_array_elements(entries) LOOP
+        entry_prev_hash := prev;
+        entry_hash := encode(sha256(convert_to(prev || '|' || (item->>'payload'), 'UTF8')), 'hex');
+        INSERT INTO audit_logs (created_at, actor_id, actor_email, impersonator_id, impersonator_email, action,
+                                resource_type, resource_id, resource_repr, institution_id, description, changes,
+                                ip, user_agent, request_id, result, prev_hash, hash)
+        VALUES ((item->>'created_at')::timestamptz, (item->>'actor_id')::integer, item->>'actor_email',
+                (item->>'impersonator_id')::integer, item->>'impersonator_email', item->>'action',
+                item->>'resource_type', item->>'resource_id', item->>'resource_repr',
+                (item->>'institution_id')::integer, item->>'description', (item->>'changes')::json,
+                item->>'ip', item->>'user_agent', item->>'request_id', item->>'result', prev, entry_hash)
+        RETURNING audit_logs.id INTO entry_id;
+        RETURN NEXT;
+        prev := entry_hash;
+    END LOOP;
 END;
 $$
 """
@@ -99,7 +118,7 @@ def upgrade():
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(f"CREATE INDEX ix_audit_logs_search ON audit_logs USING gin (({SEARCH_EXPRESSION}) gin_trgm_ops)")
         op.execute(APPEND_ONLY_FUNCTION)
-        op.execute(CHAIN_HEAD_FUNCTION)
+        op.execute(APPEND_FUNCTION)
         op.execute("CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_logs "
                    "FOR EACH STATEMENT EXECUTE FUNCTION audit_logs_append_only()")
 
@@ -108,7 +127,7 @@ def downgrade():
     if _postgresql():
         op.execute("DROP TRIGGER IF EXISTS audit_logs_append_only ON audit_logs")
         op.execute("DROP FUNCTION IF EXISTS audit_logs_append_only()")
-        op.execute("DROP FUNCTION IF EXISTS audit_chain_head_locked(bigint)")
+        op.execute("DROP FUNCTION IF EXISTS audit_append(bigint, json)")
         op.execute("DROP INDEX IF EXISTS ix_audit_logs_search")
         # pg_trgm stays: other objects may use it, and it holds no data.
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
