@@ -197,7 +197,7 @@ def _append_on_postgresql(session, pending: list[AuditLog]) -> None:
         item["changes"] = None if entry.changes is None else canonical_json(entry.changes)
         item["payload"] = encode_fields(values)
         items.append(item)
-    rows = session.execute(text("SELECT * FROM audit_append(:key, CAST(:entries AS json))"),
+    rows = session.execute(text("SELECT * FROM audit_append(:key, CAST(:entries AS jsonb))"),
                            {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)}).all()
     for entry, (entry_id, prev_hash, digest) in zip(pending, rows, strict=True):
         entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest  # plain objects, outside the session

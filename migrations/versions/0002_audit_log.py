@@ -47,26 +47,28 @@ $$
 # (volatile) PL/pgSQL function takes a new snapshot, so the head read after the lock is the
 # newest committed entry: writers take turns and the chain never forks.
 APPEND_FUNCTION = """
-CREATE OR REPLACE FUNCTION audit_append(lock_key bigint, entries json)
+CREATE OR REPLACE FUNCTION audit_append(lock_key bigint, entries jsonb)
 RETURNS TABLE (entry_id bigint, entry_prev_hash varchar, entry_hash varchar) LANGUAGE plpgsql AS $$
 DECLARE
     prev varchar;
-    item json;
+    e record;
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
     SELECT a.hash INTO prev FROM audit_logs a ORDER BY a.id DESC LIMIT 1;
     prev := coalesce(prev, repeat('0', 64));
-    FOR item IN SELECT value FROM json_array_elements(entries) LOOP
+    FOR e IN SELECT * FROM jsonb_to_recordset(entries) AS x(
+            created_at timestamptz, actor_id integer, actor_email varchar, impersonator_id integer,
+            impersonator_email varchar, action varchar, resource_type varchar, resource_id varchar,
+            resource_repr varchar, institution_id integer, description text, changes text, ip varchar,
+            user_agent varchar, request_id varchar, result varchar, payload text) LOOP
         entry_prev_hash := prev;
-        entry_hash := encode(sha256(convert_to(prev || '|' || (item->>'payload'), 'UTF8')), 'hex');
+        entry_hash := encode(sha256(convert_to(prev || '|' || e.payload, 'UTF8')), 'hex');
         INSERT INTO audit_logs (created_at, actor_id, actor_email, impersonator_id, impersonator_email, action,
                                 resource_type, resource_id, resource_repr, institution_id, description, changes,
                                 ip, user_agent, request_id, result, prev_hash, hash)
-        VALUES ((item->>'created_at')::timestamptz, (item->>'actor_id')::integer, item->>'actor_email',
-                (item->>'impersonator_id')::integer, item->>'impersonator_email', item->>'action',
-                item->>'resource_type', item->>'resource_id', item->>'resource_repr',
-                (item->>'institution_id')::integer, item->>'description', (item->>'changes')::json,
-                item->>'ip', item->>'user_agent', item->>'request_id', item->>'result', prev, entry_hash)
+        VALUES (e.created_at, e.actor_id, e.actor_email, e.impersonator_id, e.impersonator_email, e.action,
+                e.resource_type, e.resource_id, e.resource_repr, e.institution_id, e.description,
+                e.changes::json, e.ip, e.user_agent, e.request_id, e.result, prev, entry_hash)
         RETURNING audit_logs.id INTO entry_id;
         RETURN NEXT;
         prev := entry_hash;
@@ -127,7 +129,7 @@ def downgrade():
     if _postgresql():
         op.execute("DROP TRIGGER IF EXISTS audit_logs_append_only ON audit_logs")
         op.execute("DROP FUNCTION IF EXISTS audit_logs_append_only()")
-        op.execute("DROP FUNCTION IF EXISTS audit_append(bigint, json)")
+        op.execute("DROP FUNCTION IF EXISTS audit_append(bigint, jsonb)")
         op.execute("DROP INDEX IF EXISTS ix_audit_logs_search")
         # pg_trgm stays: other objects may use it, and it holds no data.
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
