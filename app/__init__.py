@@ -98,10 +98,10 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import auth, dashboard, platform, settings, users
+    from app import audit, auth, dashboard, platform, settings, users
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings):
+    for feature in (auth, dashboard, users, platform, settings, audit):
         feature.init_app(app)
     app.register_blueprint(health_bp)
 
@@ -120,7 +120,6 @@ def _import_models() -> None:
     """Import every model module so that the metadata (and Alembic) sees all tables."""
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
-    from app.dashboard import models as _dashboard  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

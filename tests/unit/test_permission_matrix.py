@@ -107,11 +107,20 @@ MATRIX: dict[str, dict[str, str]] = {
     "settings.index": SUPERADMIN_ONLY,
     "settings.edit": SUPERADMIN_ONLY,
     "settings.history": SUPERADMIN_ONLY,
+    # Audit log. Entry 1 is the audit entry of the probing user's own creation (each test
+    # starts from an empty, rolled-back table), so it is visible to every staff role;
+    # tests/unit/test_audit_pages.py covers other institutions' entries by id.
+    "audit.index": STAFF,
+    "audit.detail": STAFF,
+    "audit.resource_history": STAFF,
+    "audit.actor_history": STAFF,
+    "audit.export_entries": STAFF,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
                "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
-               "token": "not-a-real-token", "key": "maintenance_banner"}
+               "token": "not-a-real-token", "key": "maintenance_banner",
+               "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv"}
 
 
 def outcome(response) -> str:
