@@ -23,6 +23,7 @@ from app.users.models import Role
 class Permission(enum.StrEnum):
     VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
     VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+    MANAGE_BACKUPS = "backups.manage"      # create, check, download and restore database backups
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

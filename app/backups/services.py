@@ -1,0 +1,437 @@
+"""The backup service: write, check, catalogue and expire backups.
+
+One API for the UI, the CLI, background jobs and scripts. These functions never commit;
+:mod:`app.backups.procedures` strings them together with the lock and the transaction
+boundaries, and is what callers use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.audit import services as audit
+from app.audit.models import AuditAction, AuditResult
+from app.backups import crypto
+from app.backups.codec import ArtifactDamaged, ArtifactWriter, decode, file_chunks
+from app.backups.engines import EngineError, Snapshot, engine_for_app
+from app.backups.errors import BackupFailed, BackupNotFound, VerificationFailed
+from app.backups.models import FAILED, PASSED, Backup
+from app.backups.storage import MANIFEST_SUFFIX, STATUS_SUFFIX, StorageError, get_storage
+from app.database import utcnow
+from app.extensions import db
+from app.pagination import Keyset, Page
+from app.security.actor import Actor
+
+MANIFEST_FORMAT = 1
+ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+KINDS = ("manual", "scheduled", "safety")
+STALE_AFTER = timedelta(hours=26)
+CATALOGUE_ORDER = Keyset((Backup.created_at, Backup.id))
+
+Fraction = Callable[[float], None]
+
+
+def _ignore(_fraction: float) -> None:
+    pass
+
+
+def counting(update: Fraction, total: int) -> Callable[[int], None]:
+    """An ``on_bytes`` callback that reports the fraction of ``total`` bytes seen so far."""
+    seen = [0]
+
+    def on_bytes(n: int) -> None:
+        seen[0] += n
+        update(seen[0] / total if total else 0.0)
+
+    return on_bytes
+
+
+def new_backup_id(now: datetime | None = None) -> str:
+    return (now or utcnow()).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def check_id(backup_id: str) -> str:
+    """The id when it is well-formed (ids become file names and S3 keys), else BackupNotFound."""
+    if not isinstance(backup_id, str) or not ID_PATTERN.match(backup_id):
+        raise BackupNotFound(f"{backup_id!r} is not a backup id")
+    return backup_id
+
+
+def _encryption_key() -> tuple[str, bytes] | None:
+    keys = current_app.config.get("BACKUP_ENCRYPTION_KEYS") or []
+    if not keys:
+        return None
+    try:
+        return crypto.parse_key(keys[0])
+    except crypto.InvalidBackupKey as exc:
+        # Encryption is configured: never fall back to writing plain data.
+        raise BackupFailed(f"encryption is configured but cannot be applied: {exc}") from None
+
+
+def decryption_keys() -> dict[str, bytes]:
+    keys = {}
+    for value in current_app.config.get("BACKUP_ENCRYPTION_KEYS") or []:
+        try:
+            kid, raw = crypto.parse_key(value)
+        except crypto.InvalidBackupKey:
+            continue
+        keys[kid] = raw
+    return keys
+
+
+# -- writing ---------------------------------------------------------------------------
+def write_backup(backup_id: str, created_by: str, *, kind: str = "manual", compression: str | None = None,
+                 progress: Fraction = _ignore, store_progress: Fraction = _ignore) -> dict:
+    """Dump the database into a new artifact, store it, then store its manifest; returns the manifest.
+
+    Raises :class:`BackupFailed`; a failed or killed backup leaves no manifest, so it
+    never appears as a backup.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown backup kind {kind!r}")
+    config = current_app.config
+    compression = compression or config["BACKUP_COMPRESSION"]
+    key = _encryption_key()
+    try:
+        engine = engine_for_app()
+    except EngineError as exc:
+        raise BackupFailed(str(exc)) from None
+    storage = get_storage()
+    storage.prepare()
+    name = f"{backup_id}.{engine.extension}.{'zst' if compression == 'zstd' else 'gz'}" + (".enc" if key else "")
+    staged = storage.staging / (name + ".partial")
+    started_at, started = utcnow(), time.perf_counter()
+    writer = ArtifactWriter(staged, compression=compression, key=key[1] if key else None,
+                            level=config["BACKUP_ZSTD_LEVEL"], threads=config["BACKUP_ZSTD_THREADS"])
+    try:
+        progress(0.0)
+        snapshot = engine.dump(writer, counting(lambda f: progress(min(f, 0.99)), max(1, engine.size_estimate())))
+        written = writer.close()
+        store_progress(0.0)
+        storage.put_artifact(staged, name, store_progress)
+    except (EngineError, StorageError, OSError) as exc:
+        writer.abort()
+        raise BackupFailed(str(exc)) from exc
+    except BaseException:
+        writer.abort()
+        raise
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "id": backup_id,
+        "kind": kind,
+        "created_at": started_at.isoformat(),
+        "duration_seconds": round(time.perf_counter() - started, 3),
+        "created_by": created_by,
+        "host": socket.gethostname(),
+        "engine": engine.name,
+        "database": snapshot.database,
+        "server_version": snapshot.server_version,
+        "dump_tool": snapshot.dump_tool,
+        "alembic_revision": snapshot.alembic_revision,
+        "artifact": name,
+        "size_bytes": written.size_bytes,
+        "dump_bytes": written.dump_bytes,
+        "sha256": written.sha256,
+        "compression": compression,
+        "encryption": {"algorithm": crypto.ALGORITHM, "key_id": key[0]} if key else None,
+        "tables": snapshot.tables,
+        "audit_chain_head": {"id": snapshot.chain_head_id, "hash": snapshot.chain_head_hash},
+        "storage": storage.kind,
+    }
+    try:
+        storage.put_json(backup_id + MANIFEST_SUFFIX, manifest)
+    except (StorageError, OSError) as exc:
+        raise BackupFailed(f"the artifact was stored but its manifest could not be: {exc}") from exc
+    return manifest
+
+
+# -- checking --------------------------------------------------------------------------
+def load_manifest(backup_id: str) -> dict:
+    """The stored manifest of a backup; raises BackupNotFound."""
+    manifest = get_storage().get_json(check_id(backup_id) + MANIFEST_SUFFIX)
+    if manifest is None:
+        raise BackupNotFound(f"backup {backup_id} does not exist in {get_storage().describe()}")
+    return manifest
+
+
+_MAGIC = {"zstd": b"\x28\xb5\x2f\xfd", "gzip": b"\x1f\x8b"}
+
+
+def check_file(path, manifest: dict) -> None:
+    """Size, SHA-256 and format of an artifact file against its manifest; raises VerificationFailed."""
+    size = path.stat().st_size
+    if size != manifest["size_bytes"]:
+        raise VerificationFailed(f"the artifact has {size} bytes but its manifest says {manifest['size_bytes']}: "
+                                 "it is truncated or was replaced")
+    digest = hashlib.sha256()
+    for _chunk in file_chunks(path, digest):
+        pass
+    if digest.hexdigest() != manifest["sha256"]:
+        raise VerificationFailed("the artifact's SHA-256 does not match its manifest: it was modified or damaged")
+    with open(path, "rb") as handle:
+        head = handle.read(len(crypto.MAGIC))
+    encrypted = manifest.get("encryption") is not None
+    if encrypted != head.startswith(crypto.MAGIC):
+        raise VerificationFailed("manifest mismatch: the manifest says the artifact is "
+                                 f"{'encrypted' if encrypted else 'not encrypted'}, the artifact says otherwise")
+    if not encrypted and not head.startswith(_MAGIC.get(manifest.get("compression"), b"?")):
+        raise VerificationFailed(f"manifest mismatch: the artifact is not {manifest.get('compression')}-compressed")
+
+
+@contextlib.contextmanager
+def decoded_artifact(manifest: dict, progress: Fraction = _ignore) -> Iterator[Iterator[bytes]]:
+    """The raw dump bytes of a stored artifact, once its size and checksum match the manifest."""
+    progress(0.0)
+    with get_storage().fetch(manifest["artifact"]) as path:
+        check_file(path, manifest)
+        on_bytes = counting(progress, max(1, manifest["size_bytes"]))
+
+        def chunks():
+            for chunk in file_chunks(path):
+                on_bytes(len(chunk))
+                yield chunk
+
+        yield decode(chunks(), compression=manifest["compression"], keys=decryption_keys(),
+                     encrypted=manifest.get("encryption") is not None)
+
+
+def _engine_for(manifest: dict):
+    try:
+        engine = engine_for_app()
+    except EngineError as exc:
+        raise VerificationFailed(str(exc)) from None
+    if manifest.get("engine") != engine.name:
+        raise VerificationFailed(
+            f"the backup was made from {manifest.get('engine')}; this portal runs on {engine.name}")
+    return engine
+
+
+def check_artifact(manifest: dict, progress: Fraction = _ignore) -> None:
+    """Verify a backup: size and SHA-256, then decode it whole into the archive listing
+    (``pg_restore --list``, or SQLite's integrity check) and compare with the manifest.
+
+    Raises :class:`VerificationFailed` naming the first defect.
+    """
+    engine = _engine_for(manifest)
+    decoded_bytes = [0]
+
+    def measured(chunks):
+        for chunk in chunks:
+            decoded_bytes[0] += len(chunk)
+            yield chunk
+
+    try:
+        with decoded_artifact(manifest, progress) as chunks:
+            tables = engine.list_tables(measured(chunks))
+    except (ArtifactDamaged, EngineError, StorageError) as exc:
+        raise VerificationFailed(str(exc)) from None
+    if decoded_bytes[0] != manifest["dump_bytes"]:
+        raise VerificationFailed(f"manifest mismatch: the dump has {decoded_bytes[0]} bytes, "
+                                 f"the manifest says {manifest['dump_bytes']}")
+    expected = set(manifest["tables"])
+    if tables != expected:
+        details = []
+        if tables - expected:
+            details.append("only in the archive: " + ", ".join(sorted(tables - expected)))
+        if expected - tables:
+            details.append("only in the manifest: " + ", ".join(sorted(expected - tables)))
+        raise VerificationFailed("manifest mismatch: the tables differ (" + "; ".join(details) + ")")
+
+
+def compare_snapshot(manifest: dict, snapshot: Snapshot) -> list[str]:
+    """How a restored database differs from what the manifest recorded (empty when identical)."""
+    problems = []
+    if snapshot.alembic_revision != manifest["alembic_revision"]:
+        problems.append(f"schema revision {snapshot.alembic_revision} instead of {manifest['alembic_revision']}")
+    expected = manifest["tables"]
+    for table in sorted(set(expected) | set(snapshot.tables)):
+        got, want = snapshot.tables.get(table), expected.get(table)
+        if got != want:
+            problems.append(f"{table}: {got if got is not None else 'missing'} rows instead of "
+                            f"{want if want is not None else 'none (not in the backup)'}")
+    head = manifest.get("audit_chain_head") or {}
+    if (snapshot.chain_head_id, snapshot.chain_head_hash) != (head.get("id"), head.get("hash")):
+        problems.append(f"audit chain head {snapshot.chain_head_id} instead of {head.get('id')}")
+    return problems
+
+
+def drill_artifact(manifest: dict, progress: Fraction = _ignore) -> list[str]:
+    """Restore into a scratch database, compare it with the manifest, drop it; returns the differences."""
+    engine = _engine_for(manifest)
+    progress(0.0)
+    try:
+        with decoded_artifact(manifest) as chunks:
+            snapshot = engine.drill(chunks, counting(progress, max(1, manifest["dump_bytes"])))
+    except (ArtifactDamaged, EngineError, StorageError) as exc:
+        return [str(exc)]
+    return compare_snapshot(manifest, snapshot)
+
+
+# -- the catalogue ---------------------------------------------------------------------
+def _columns(manifest: dict, status: dict | None) -> dict:
+    status = status or {}
+    verify, drill = status.get("verify") or {}, status.get("drill") or {}
+    return {
+        "created_at": datetime.fromisoformat(manifest["created_at"]),
+        "kind": manifest["kind"],
+        "engine": manifest["engine"],
+        "created_by": manifest["created_by"][:254],
+        "size_bytes": manifest["size_bytes"],
+        "compression": manifest["compression"],
+        "encrypted": manifest.get("encryption") is not None,
+        "alembic_revision": manifest.get("alembic_revision"),
+        "storage": manifest.get("storage", "local"),
+        "manifest": manifest,
+        "verify_status": verify.get("status"),
+        "verified_at": datetime.fromisoformat(verify["at"]) if verify.get("at") else None,
+        "verify_detail": verify.get("detail"),
+        "drill_status": drill.get("status"),
+        "drilled_at": datetime.fromisoformat(drill["at"]) if drill.get("at") else None,
+        "drill_detail": drill.get("detail"),
+        "drill_seconds": drill.get("seconds"),
+    }
+
+
+def upsert_backup(manifest: dict, status: dict | None = None) -> Backup:
+    """Make the catalogue row of a stored backup match its manifest and status file."""
+    row = db.session.get(Backup, manifest["id"])
+    if row is None:
+        row = Backup(id=manifest["id"])
+        db.session.add(row)
+    for name, value in _columns(manifest, status).items():
+        setattr(row, name, value)
+    db.session.flush()
+    return row
+
+
+def sync_catalogue() -> tuple[int, int]:
+    """Rebuild the catalogue from the storage (after a restore, or on a new server); returns (kept, removed)."""
+    storage = get_storage()
+    names = storage.names()
+    stored = {}
+    for name in names:
+        if name.endswith(MANIFEST_SUFFIX) and ID_PATTERN.match(name[: -len(MANIFEST_SUFFIX)]):
+            backup_id = name[: -len(MANIFEST_SUFFIX)]
+            manifest = storage.get_json(name)
+            status = storage.get_json(backup_id + STATUS_SUFFIX) if backup_id + STATUS_SUFFIX in names else None
+            if manifest:
+                stored[backup_id] = upsert_backup(manifest, status)
+    gone = [row for row in db.session.scalars(select(Backup)) if row.id not in stored]
+    for row in gone:
+        db.session.delete(row)
+    db.session.flush()
+    return len(stored), len(gone)
+
+
+def record_check(actor: Actor, backup_id: str, check: str, passed: bool, detail: str,
+                 seconds: float | None = None) -> Backup | None:
+    """Store the result of a verification or drill (status file, catalogue row) and audit it."""
+    storage = get_storage()
+    status = storage.get_json(backup_id + STATUS_SUFFIX) or {}
+    status[check] = {"status": PASSED if passed else FAILED, "at": utcnow().isoformat(), "detail": detail,
+                     "seconds": round(seconds, 3) if seconds is not None else None}
+    row = None
+    manifest = storage.get_json(backup_id + MANIFEST_SUFFIX)
+    if manifest is not None:
+        storage.put_json(backup_id + STATUS_SUFFIX, status)
+        row = upsert_backup(manifest, status)
+    action = AuditAction.BACKUP_VERIFY if check == "verify" else AuditAction.BACKUP_DRILL
+    audit.log(actor, action, resource_type="backup", resource_id=backup_id, resource_repr=f"Backup {backup_id}",
+              description=f"{check.title()} of backup {backup_id} {'passed' if passed else 'failed'}: {detail}",
+              changes={check: {"before": None, "after": status[check]["status"]}, "seconds": seconds},
+              result=AuditResult.SUCCESS if passed else AuditResult.FAILURE)
+    return row
+
+
+def catalogue_page(cursor: str | None = None, direction: str = "next", size: int = 25) -> Page:
+    """One page of the catalogue, newest first (keyset pagination)."""
+    return CATALOGUE_ORDER.page(select(Backup), cursor=cursor, direction=direction, size=size)
+
+
+def all_backups() -> list[Backup]:
+    return list(db.session.scalars(select(Backup).order_by(Backup.created_at.desc(), Backup.id.desc())))
+
+
+def get_backup(backup_id: str) -> Backup:
+    row = db.session.get(Backup, check_id(backup_id))
+    if row is None:
+        raise BackupNotFound(f"backup {backup_id} is not in the catalogue")
+    return row
+
+
+def newest_verified_backup_age(now: datetime | None = None) -> timedelta | None:
+    """How old the newest backup that passed verification is (None when there is none).
+
+    The dashboard shows it and warns when it is older than :data:`STALE_AFTER` (26 hours).
+    """
+    newest = db.session.scalar(select(func.max(Backup.created_at)).where(Backup.verify_status == PASSED))
+    if newest is None:
+        return None
+    if newest.tzinfo is None:  # SQLite's max() bypasses the column type
+        newest = datetime.fromisoformat(str(newest)).replace(tzinfo=utcnow().tzinfo)
+    return (now or utcnow()) - newest
+
+
+def newest_verified_backup_is_stale(now: datetime | None = None) -> bool:
+    """True when there is no verified backup, or the newest is older than 26 hours."""
+    age = newest_verified_backup_age(now)
+    return age is None or age > STALE_AFTER
+
+
+# -- retention -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetentionPlan:
+    keep: list[Backup]
+    delete: list[Backup]
+
+
+def plan_retention(backups: list[Backup], now: datetime, days: int, keep_verified: int) -> RetentionPlan:
+    """Keep what is younger than ``days`` and the newest ``keep_verified`` (at least 1) verified backups."""
+    newest_first = sorted(backups, key=lambda b: (b.created_at, b.id), reverse=True)
+    protected = {b.id for b in [b for b in newest_first if b.verified][: max(1, keep_verified)]}
+    cutoff = now - timedelta(days=days)
+    keep = [b for b in newest_first if b.id in protected or b.created_at >= cutoff]
+    kept = {b.id for b in keep}
+    return RetentionPlan(keep, [b for b in newest_first if b.id not in kept])
+
+
+def delete_backup(actor: Actor, backup: Backup, reason: str) -> None:
+    """Remove a backup from the storage (manifest first: it disappears at once) and the catalogue; audited."""
+    storage = get_storage()
+    storage.delete(backup.id + MANIFEST_SUFFIX)
+    storage.delete(backup.manifest["artifact"])
+    storage.delete(backup.id + STATUS_SUFFIX)
+    audit.log(actor, AuditAction.BACKUP_DELETE, resource_type="backup", resource_id=backup.id,
+              resource_repr=f"Backup {backup.id}", description=f"Deleted backup {backup.id}: {reason}",
+              changes={"created_at": backup.created_at.isoformat(), "size_bytes": backup.size_bytes,
+                       "verify_status": backup.verify_status})
+    db.session.delete(backup)
+    db.session.flush()
+
+
+def discard_leftovers() -> list[str]:
+    """Remove what killed backups left: staged files, unfinished uploads, artifacts without a manifest.
+
+    Call only while holding the backup lock (nothing else can be writing then).
+    """
+    storage = get_storage()
+    removed = storage.discard_incomplete()
+    names = storage.names()
+    with_manifest = {n[: -len(MANIFEST_SUFFIX)] for n in names if n.endswith(MANIFEST_SUFFIX)}
+    for name in names:
+        backup_id = name.split(".", 1)[0]
+        if ID_PATTERN.match(backup_id) and backup_id not in with_manifest:
+            storage.delete(name)
+            removed.append(name)
+    return removed
