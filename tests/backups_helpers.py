@@ -62,7 +62,7 @@ def table_contents() -> dict[str, list[tuple]]:
     with db.engine.connect() as conn:
         for table in sorted(inspect(conn).get_table_names()):
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()  # noqa: S608 (names from the catalog)
-            contents[table] = sorted((tuple(map(repr, row)) for row in rows))
+            contents[table] = sorted(tuple(map(repr, row)) for row in rows)
     return contents
 
 
@@ -103,3 +103,37 @@ def flip_byte(path: Path, offset: int | None = None) -> None:
 def truncate(path: Path, keep: float = 0.6) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
+
+
+def make_superadmin(email: str = "root@example.com"):
+    from types import SimpleNamespace
+
+    from app.users import services as users
+    from app.users.models import Role
+
+    with transaction():
+        user = users.create_user(ACTOR, email=email, display_name="Root", role=Role.SUPERADMIN,
+                                 password="correct horse battery staple")
+        return SimpleNamespace(id=user.id, email=user.email)  # outlives the session
+
+
+def signed_in_client(app, user, *, stepped_up: bool = False):
+    """A test client with a server-side session made directly (as tests/conftest.py client_for)."""
+    import secrets as _secrets
+
+    from flask.sessions import session_json_serializer
+
+    from app.security.sessions import session_key
+
+    data = {"_user_id": str(user.id), "_fresh": True}
+    if stepped_up:
+        data["stepped_up_at"] = time.time()
+    sid = _secrets.token_urlsafe(32)
+    now = time.time()
+    app.session_interface.store.save(session_key(sid), {
+        "data": session_json_serializer.dumps(data),
+        "meta": {"created": now, "last_seen": now, "user_id": user.id, "ip": "127.0.0.1", "user_agent": "test"},
+    }, ttl=600)
+    client = app.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], sid)
+    return client

@@ -11,8 +11,9 @@ LONG = 12 * 3600
 
 
 def _failed(exc: BackupError, **extra) -> JobFailed:
-    return JobFailed(exc.outcome, str(exc), backup_id=exc.backup_id or extra.pop("backup_id", None),
-                     detail=str(exc), **extra)
+    backup_id = exc.backup_id or extra.pop("backup_id", None)
+    extra.pop("backup_id", None)
+    return JobFailed(exc.outcome, str(exc), backup_id=backup_id, detail=str(exc), **extra)
 
 
 @job("backups.create", timeout=LONG)

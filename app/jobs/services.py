@@ -26,8 +26,8 @@ PROGRESS_WRITE_INTERVAL = 0.5
 class JobFailed(Exception):
     """Raised by a job function: the job failed with a known ``outcome`` code."""
 
-    def __init__(self, outcome: str, detail: str = "", **result):
-        super().__init__(detail or outcome)
+    def __init__(self, outcome: str, message: str = "", **result):
+        super().__init__(message or outcome)
         self.outcome = outcome
         self.result = result
 

@@ -17,6 +17,7 @@ OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
 STAFF = {**SIGNED_IN, "customer": FORBIDDEN}
+SUPERADMIN_ONLY = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -31,9 +32,17 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
+    # Backups: superadmins only; download and restore first ask for step-up (a redirect, "ok").
+    "backups.index": SUPERADMIN_ONLY,
+    "backups.create": SUPERADMIN_ONLY,
+    "backups.verify": SUPERADMIN_ONLY,
+    "backups.drill": SUPERADMIN_ONLY,
+    "backups.download": SUPERADMIN_ONLY,
+    "backups.restore": SUPERADMIN_ONLY,
+    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": "missing"},  # the sample job does not exist
 }
 
-SAMPLE_ARGS = {"filename": "css/app.css"}
+SAMPLE_ARGS = {"filename": "css/app.css", "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
 
 
 def outcome(response) -> str:
