@@ -137,3 +137,65 @@ def signed_in_client(app, user, *, stepped_up: bool = False):
     client = app.test_client()
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], sid)
     return client
+
+
+def pg_backup_app(tmp_path: Path, database_url: str, redis_url: str | None, **overrides):
+    """A migrated app on a PostgreSQL database of the test's own (made with create_database)."""
+    instance = tmp_path / "instance"
+    instance.mkdir(parents=True, exist_ok=True)
+    redis_settings = {"REDIS_URL": redis_url, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
+                      "RATELIMIT_STORAGE_URI": redis_url} if redis_url else {
+        "REDIS_URL": None, "CACHE_TYPE": "SimpleCache", "RATELIMIT_STORAGE_URI": "memory://"}
+    return build_app({
+        **TEST_CONFIG,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "EMBEDDED_DATABASE": False,
+        "JOBS_BACKEND": "thread",
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "BACKUP_ENCRYPTION_KEYS": [],
+        **redis_settings,
+        **overrides,
+    })
+
+
+def load_small_demo() -> None:
+    """The demo data set, smaller: institutions, customers, transactions, approvals, audit history."""
+    from app.platform import demo
+
+    with transaction():
+        demo.load_demo_data(ACTOR, size=demo.DemoSize(institutions=4, customers=150, transactions=600, approvals=20))
+
+
+def add_bulk_rows(rows: int) -> None:
+    """A table of ``rows`` hard-to-compress rows: enough data for a restore to take a while."""
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bulk_notes (id serial PRIMARY KEY, note text NOT NULL)"))
+        conn.execute(text("INSERT INTO bulk_notes (note) SELECT md5(random()::text) || md5(i::text) "
+                          "FROM generate_series(1, :n) AS i"), {"n": rows})
+
+
+def cli_env(app, **extra) -> dict:
+    """The environment for running ``flask`` (or scripts/backup/*.sh) against ``app``'s database."""
+    import os
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "APP_ENV": "development",
+        "DATABASE_URL": url.replace("postgresql+psycopg2://", "postgresql://"),
+        "INSTANCE_PATH": app.config["INSTANCE_PATH"],
+        "BACKUP_DIR": app.config["BACKUP_DIR"],
+        "SECRET_KEY": "scripts-" + "k" * 8 + Fernet.generate_key().decode(),
+        "ENCRYPTION_KEY": app.config["ENCRYPTION_KEYS"][0],
+        "FLASK_APP": "wsgi",
+    }
+    if app.config.get("REDIS_URL"):
+        env["REDIS_URL"] = app.config["REDIS_URL"]
+        env["JOBS_BACKEND"] = app.config["JOBS_BACKEND"]
+        env["JOBS_QUEUE"] = app.config["JOBS_QUEUE"]
+    return {**env, **{k: str(v) for k, v in extra.items()}}
