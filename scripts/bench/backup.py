@@ -16,7 +16,7 @@ filled with realistic rows), then, for each round, times:
 Prints medians and p95 (the slowest of few rounds) side by side; docs/PERFORMANCE.md
 ("Backups") holds the figures of the last run. The database is dropped at the end.
 
-    python scripts/bench/backup.py [--rounds 3] [--scale 1.0] [--keep]
+    python scripts/bench/backup.py [--rounds 3] [--scale 0.65] [--keep]
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def stats(samples: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 builds about 1 GB")
+    parser.add_argument("--scale", type=float, default=0.65, help="0.65 builds about 1 GB")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
 
