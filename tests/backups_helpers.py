@@ -6,8 +6,10 @@ connections), so these tests use apps of their own instead of the rollback-isola
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -199,3 +201,30 @@ def cli_env(app, **extra) -> dict:
         env["JOBS_BACKEND"] = app.config["JOBS_BACKEND"]
         env["JOBS_QUEUE"] = app.config["JOBS_QUEUE"]
     return {**env, **{k: str(v) for k, v in extra.items()}}
+
+
+@contextlib.contextmanager
+def sqlite_app_with_customers(tmp_path: Path, customers: int = 0, **overrides) -> Iterator:
+    """:func:`sqlite_backup_app` inside its app context, with ``customers`` committed customers."""
+    application = sqlite_backup_app(tmp_path, **overrides)
+    with application.app_context():
+        if customers:
+            add_customers(customers)
+        yield application
+
+
+@contextlib.contextmanager
+def pg_app_with_demo(tmp_path: Path, redis_url: str, prefix: str, **overrides) -> Iterator:
+    """:func:`pg_backup_app` on a new database (dropped afterwards) holding the small demo data set."""
+    from tests.integration.conftest import create_database, drop_database
+
+    url = create_database(prefix)
+    application = pg_backup_app(tmp_path, url, redis_url, **overrides)
+    try:
+        with application.app_context():
+            load_small_demo()
+            yield application
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop_database(url)

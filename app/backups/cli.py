@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 from flask.cli import AppGroup
 
-from app.backups import procedures, services
+from app.backups import catalogue, procedures, services
 from app.backups.errors import BackupError, RestoreFailed
 from app.database import transaction
 from app.security.actor import Actor
@@ -82,8 +82,8 @@ def create(kind: str, compression: str | None, drill: bool | None, no_cleanup: b
 def list_backups(as_json: bool) -> None:
     """List the stored backups (the catalogue is refreshed from the storage first)."""
     with transaction():
-        services.sync_catalogue()
-        rows = services.all_backups()
+        catalogue.sync_catalogue()
+        rows = catalogue.all_backups()
         entries = [{
             "id": b.id, "created_at": b.created_at.isoformat(), "kind": b.kind, "engine": b.engine,
             "size_bytes": b.size_bytes, "compression": b.compression, "encrypted": b.encrypted,

@@ -26,22 +26,21 @@ def create(ctx: JobContext, kind: str = "manual"):
                               "deleted": result.deleted, "size_bytes": result.manifest["size_bytes"]}
 
 
-@job("backups.verify", timeout=LONG)
-def verify(ctx: JobContext, backup_id: str):
-    try:
-        procedures.verify_backup(ctx.actor, backup_id, report=ctx.progress)
-    except BackupError as exc:
-        raise _failed(exc, backup_id=backup_id) from exc
-    return "verified", {"backup_id": backup_id}
+def _check(procedure, outcome: str):
+    """A job that runs a check (verification or drill) of one backup."""
+
+    def run(ctx: JobContext, backup_id: str):
+        try:
+            procedure(ctx.actor, backup_id, report=ctx.progress)
+        except BackupError as exc:
+            raise _failed(exc, backup_id=backup_id) from exc
+        return outcome, {"backup_id": backup_id}
+
+    return run
 
 
-@job("backups.drill", timeout=LONG)
-def drill(ctx: JobContext, backup_id: str):
-    try:
-        procedures.drill_backup(ctx.actor, backup_id, report=ctx.progress)
-    except BackupError as exc:
-        raise _failed(exc, backup_id=backup_id) from exc
-    return "drilled", {"backup_id": backup_id}
+verify = job("backups.verify", timeout=LONG)(_check(procedures.verify_backup, "verified"))
+drill = job("backups.drill", timeout=LONG)(_check(procedures.drill_backup, "drilled"))
 
 
 @job("backups.restore", timeout=LONG)

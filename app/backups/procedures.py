@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
+from app.backups import catalogue, ids, services
 from app.backups import restore as restoring
-from app.backups import services
 from app.backups.engines import EngineError, engine_for_app
 from app.backups.errors import (
     BackupFailed,
@@ -25,7 +25,7 @@ from app.backups.errors import (
     VerificationFailed,
 )
 from app.backups.locking import backup_lock
-from app.database import transaction
+from app.database import transaction, utcnow
 from app.extensions import cache, db
 from app.security.actor import Actor
 from app.settings import services as settings
@@ -101,7 +101,7 @@ def create_backup(actor: Actor, *, kind: str = "manual", compression: str | None
 
 def _create_locked(actor: Actor, kind: str, compression: str | None, progress: Progress, *,
                    start: float = 0, end: float = 97) -> CreateResult:
-    backup_id = services.new_backup_id()
+    backup_id = ids.new_backup_id()
     _audit_backup(actor, AuditAction.SYSTEM_BACKUP, backup_id, f"Backup {backup_id} started ({kind})")
     width = end - start
     try:
@@ -113,7 +113,7 @@ def _create_locked(actor: Actor, kind: str, compression: str | None, progress: P
         _audit_backup(actor, AuditAction.SYSTEM_BACKUP, backup_id, f"Backup {backup_id} failed: {exc}", failed=True)
         raise
     with transaction():
-        services.upsert_backup(manifest)
+        catalogue.upsert_backup(manifest)
         audit.log(actor, AuditAction.SYSTEM_BACKUP, resource_type="backup", resource_id=backup_id,
                   resource_repr=f"Backup {backup_id}", description=f"Backup {backup_id} created ({kind})",
                   changes={key: manifest[key] for key in ("size_bytes", "sha256", "compression", "duration_seconds",
@@ -187,16 +187,16 @@ def cleanup(actor: Actor, *, dry_run: bool = False) -> tuple[list[str], list[str
 def _cleanup_locked(actor: Actor, *, dry_run: bool = False) -> tuple[list[str], list[str]]:
     days, keep = settings.get("backup_retention_days"), settings.get("backup_keep_verified")
     with transaction():
-        services.sync_catalogue()
-        plan = services.plan_retention(services.all_backups(), services.utcnow(), days, keep)
+        catalogue.sync_catalogue()
+        plan = catalogue.plan_retention(catalogue.all_backups(), utcnow(), days, keep)
         doomed = [b.id for b in plan.delete]
     if dry_run:
         return doomed, []
     for backup_id in doomed:
         with transaction():
-            services.delete_backup(actor, services.get_backup(backup_id),
+            catalogue.delete_backup(actor, catalogue.get_backup(backup_id),
                                    f"older than {days} days and not among the newest {keep} verified backups")
-    return doomed, services.discard_leftovers()
+    return doomed, catalogue.discard_leftovers()
 
 
 @dataclass
@@ -271,7 +271,7 @@ def _after_restore(actor: Actor, backup_id: str, *, description: str, changes: d
     db.session.remove()
     cache.clear()
     with transaction():
-        services.sync_catalogue()
+        catalogue.sync_catalogue()
         audit.log(actor, AuditAction.SYSTEM_RESTORE, resource_type="backup", resource_id=backup_id,
                   resource_repr=f"Backup {backup_id}", description=description, changes=changes,
                   result=AuditResult.FAILURE if failed else AuditResult.SUCCESS)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from app.audit import services as audit
 from app.audit.models import AuditAction
-from app.backups import bp, messages, services
+from app.backups import bp, catalogue, messages
 from app.backups.errors import BackupNotFound
 from app.backups.forms import RestoreForm
 from app.backups.jobs import JOB_PREFIX
@@ -28,7 +28,7 @@ messages.init_templates(bp)
 
 def _backup_or_404(backup_id: str):
     try:
-        return services.get_backup(backup_id)
+        return catalogue.get_backup(backup_id)
     except BackupNotFound:
         abort(404)
 
@@ -47,7 +47,7 @@ def _start(job: str, **params):
 @requires(Permission.MANAGE_BACKUPS)
 def index():
     try:
-        page = services.catalogue_page(request.args.get("cursor"), request.args.get("dir", "next"))
+        page = catalogue.catalogue_page(request.args.get("cursor"), request.args.get("dir", "next"))
     except InvalidCursor:
         abort(400)
     latest = next(iter(jobs.recent(JOB_PREFIX, limit=1)), None)
@@ -55,7 +55,7 @@ def index():
         latest = None
     return render_template(
         "backups/index.html", page=page, job=latest, job_json=messages.as_json(latest) if latest else None,
-        age=services.newest_verified_backup_age(), stale=services.newest_verified_backup_is_stale(),
+        age=catalogue.newest_verified_backup_age(), stale=catalogue.newest_verified_backup_is_stale(),
         storage=get_storage().describe(), encrypted=bool(current_app.config["BACKUP_ENCRYPTION_KEYS"]),
         retention_days=settings.get("backup_retention_days"), keep_verified=settings.get("backup_keep_verified"),
         drill_after_create=settings.get("backup_drill_after_create"))

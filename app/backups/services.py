@@ -1,43 +1,38 @@
-"""The backup service: write, check, catalogue and expire backups.
+"""The backup service: write backups and check them (verification, restore drill).
 
 One API for the UI, the CLI, background jobs and scripts. These functions never commit;
 :mod:`app.backups.procedures` strings them together with the lock and the transaction
-boundaries, and is what callers use.
+boundaries, and is what callers use. The catalogue and retention live in
+:mod:`app.backups.catalogue`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
-import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
-from app.backups import crypto
+from app.backups import catalogue, crypto
+
+# The dashboard's entry points (defined with the catalogue): the age of the newest verified backup.
+from app.backups.catalogue import STALE_AFTER, newest_verified_backup_age, newest_verified_backup_is_stale  # noqa: F401
 from app.backups.codec import ArtifactDamaged, ArtifactWriter, decode, file_chunks
 from app.backups.engines import EngineError, Snapshot, engine_for_app
 from app.backups.errors import BackupFailed, BackupNotFound, VerificationFailed
+from app.backups.ids import check_id
 from app.backups.models import FAILED, PASSED, Backup
 from app.backups.storage import MANIFEST_SUFFIX, STATUS_SUFFIX, StorageError, get_storage
 from app.database import utcnow
-from app.extensions import db
-from app.pagination import Keyset, Page
 from app.security.actor import Actor
 
 MANIFEST_FORMAT = 1
-ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 KINDS = ("manual", "scheduled", "safety")
-STALE_AFTER = timedelta(hours=26)
-CATALOGUE_ORDER = Keyset((Backup.created_at, Backup.id))
 
 Fraction = Callable[[float], None]
 
@@ -55,17 +50,6 @@ def counting(update: Fraction, total: int) -> Callable[[int], None]:
         update(seen[0] / total if total else 0.0)
 
     return on_bytes
-
-
-def new_backup_id(now: datetime | None = None) -> str:
-    return (now or utcnow()).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
-def check_id(backup_id: str) -> str:
-    """The id when it is well-formed (ids become file names and S3 keys), else BackupNotFound."""
-    if not isinstance(backup_id, str) or not ID_PATTERN.match(backup_id):
-        raise BackupNotFound(f"{backup_id!r} is not a backup id")
-    return backup_id
 
 
 def _encryption_key() -> tuple[str, bytes] | None:
@@ -278,62 +262,6 @@ def drill_artifact(manifest: dict, progress: Fraction = _ignore) -> list[str]:
     return compare_snapshot(manifest, snapshot)
 
 
-# -- the catalogue ---------------------------------------------------------------------
-def _columns(manifest: dict, status: dict | None) -> dict:
-    status = status or {}
-    verify, drill = status.get("verify") or {}, status.get("drill") or {}
-    return {
-        "created_at": datetime.fromisoformat(manifest["created_at"]),
-        "kind": manifest["kind"],
-        "engine": manifest["engine"],
-        "created_by": manifest["created_by"][:254],
-        "size_bytes": manifest["size_bytes"],
-        "compression": manifest["compression"],
-        "encrypted": manifest.get("encryption") is not None,
-        "alembic_revision": manifest.get("alembic_revision"),
-        "storage": manifest.get("storage", "local"),
-        "manifest": manifest,
-        "verify_status": verify.get("status"),
-        "verified_at": datetime.fromisoformat(verify["at"]) if verify.get("at") else None,
-        "verify_detail": verify.get("detail"),
-        "drill_status": drill.get("status"),
-        "drilled_at": datetime.fromisoformat(drill["at"]) if drill.get("at") else None,
-        "drill_detail": drill.get("detail"),
-        "drill_seconds": drill.get("seconds"),
-    }
-
-
-def upsert_backup(manifest: dict, status: dict | None = None) -> Backup:
-    """Make the catalogue row of a stored backup match its manifest and status file."""
-    row = db.session.get(Backup, manifest["id"])
-    if row is None:
-        row = Backup(id=manifest["id"])
-        db.session.add(row)
-    for name, value in _columns(manifest, status).items():
-        setattr(row, name, value)
-    db.session.flush()
-    return row
-
-
-def sync_catalogue() -> tuple[int, int]:
-    """Rebuild the catalogue from the storage (after a restore, or on a new server); returns (kept, removed)."""
-    storage = get_storage()
-    names = storage.names()
-    stored = {}
-    for name in names:
-        if name.endswith(MANIFEST_SUFFIX) and ID_PATTERN.match(name[: -len(MANIFEST_SUFFIX)]):
-            backup_id = name[: -len(MANIFEST_SUFFIX)]
-            manifest = storage.get_json(name)
-            status = storage.get_json(backup_id + STATUS_SUFFIX) if backup_id + STATUS_SUFFIX in names else None
-            if manifest:
-                stored[backup_id] = upsert_backup(manifest, status)
-    gone = [row for row in db.session.scalars(select(Backup)) if row.id not in stored]
-    for row in gone:
-        db.session.delete(row)
-    db.session.flush()
-    return len(stored), len(gone)
-
-
 def record_check(actor: Actor, backup_id: str, check: str, passed: bool, detail: str,
                  seconds: float | None = None) -> Backup | None:
     """Store the result of a verification or drill (status file, catalogue row) and audit it."""
@@ -345,93 +273,10 @@ def record_check(actor: Actor, backup_id: str, check: str, passed: bool, detail:
     manifest = storage.get_json(backup_id + MANIFEST_SUFFIX)
     if manifest is not None:
         storage.put_json(backup_id + STATUS_SUFFIX, status)
-        row = upsert_backup(manifest, status)
+        row = catalogue.upsert_backup(manifest, status)
     action = AuditAction.BACKUP_VERIFY if check == "verify" else AuditAction.BACKUP_DRILL
     audit.log(actor, action, resource_type="backup", resource_id=backup_id, resource_repr=f"Backup {backup_id}",
               description=f"{check.title()} of backup {backup_id} {'passed' if passed else 'failed'}: {detail}",
               changes={check: {"before": None, "after": status[check]["status"]}, "seconds": seconds},
               result=AuditResult.SUCCESS if passed else AuditResult.FAILURE)
     return row
-
-
-def catalogue_page(cursor: str | None = None, direction: str = "next", size: int = 25) -> Page:
-    """One page of the catalogue, newest first (keyset pagination)."""
-    return CATALOGUE_ORDER.page(select(Backup), cursor=cursor, direction=direction, size=size)
-
-
-def all_backups() -> list[Backup]:
-    return list(db.session.scalars(select(Backup).order_by(Backup.created_at.desc(), Backup.id.desc())))
-
-
-def get_backup(backup_id: str) -> Backup:
-    row = db.session.get(Backup, check_id(backup_id))
-    if row is None:
-        raise BackupNotFound(f"backup {backup_id} is not in the catalogue")
-    return row
-
-
-def newest_verified_backup_age(now: datetime | None = None) -> timedelta | None:
-    """How old the newest backup that passed verification is (None when there is none).
-
-    The dashboard shows it and warns when it is older than :data:`STALE_AFTER` (26 hours).
-    """
-    newest = db.session.scalar(select(func.max(Backup.created_at)).where(Backup.verify_status == PASSED))
-    if newest is None:
-        return None
-    if newest.tzinfo is None:  # SQLite's max() bypasses the column type
-        newest = datetime.fromisoformat(str(newest)).replace(tzinfo=utcnow().tzinfo)
-    return (now or utcnow()) - newest
-
-
-def newest_verified_backup_is_stale(now: datetime | None = None) -> bool:
-    """True when there is no verified backup, or the newest is older than 26 hours."""
-    age = newest_verified_backup_age(now)
-    return age is None or age > STALE_AFTER
-
-
-# -- retention -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetentionPlan:
-    keep: list[Backup]
-    delete: list[Backup]
-
-
-def plan_retention(backups: list[Backup], now: datetime, days: int, keep_verified: int) -> RetentionPlan:
-    """Keep what is younger than ``days`` and the newest ``keep_verified`` (at least 1) verified backups."""
-    newest_first = sorted(backups, key=lambda b: (b.created_at, b.id), reverse=True)
-    protected = {b.id for b in [b for b in newest_first if b.verified][: max(1, keep_verified)]}
-    cutoff = now - timedelta(days=days)
-    keep = [b for b in newest_first if b.id in protected or b.created_at >= cutoff]
-    kept = {b.id for b in keep}
-    return RetentionPlan(keep, [b for b in newest_first if b.id not in kept])
-
-
-def delete_backup(actor: Actor, backup: Backup, reason: str) -> None:
-    """Remove a backup from the storage (manifest first: it disappears at once) and the catalogue; audited."""
-    storage = get_storage()
-    storage.delete(backup.id + MANIFEST_SUFFIX)
-    storage.delete(backup.manifest["artifact"])
-    storage.delete(backup.id + STATUS_SUFFIX)
-    audit.log(actor, AuditAction.BACKUP_DELETE, resource_type="backup", resource_id=backup.id,
-              resource_repr=f"Backup {backup.id}", description=f"Deleted backup {backup.id}: {reason}",
-              changes={"created_at": backup.created_at.isoformat(), "size_bytes": backup.size_bytes,
-                       "verify_status": backup.verify_status})
-    db.session.delete(backup)
-    db.session.flush()
-
-
-def discard_leftovers() -> list[str]:
-    """Remove what killed backups left: staged files, unfinished uploads, artifacts without a manifest.
-
-    Call only while holding the backup lock (nothing else can be writing then).
-    """
-    storage = get_storage()
-    removed = storage.discard_incomplete()
-    names = storage.names()
-    with_manifest = {n[: -len(MANIFEST_SUFFIX)] for n in names if n.endswith(MANIFEST_SUFFIX)}
-    for name in names:
-        backup_id = name.split(".", 1)[0]
-        if ID_PATTERN.match(backup_id) and backup_id not in with_manifest:
-            storage.delete(name)
-            removed.append(name)
-    return removed

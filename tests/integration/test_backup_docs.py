@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.extensions import db
-from tests.backups_helpers import cli_env, load_small_demo, pg_backup_app
-from tests.integration.conftest import PG_ADMIN_URL, create_database, drop_database
+from tests.backups_helpers import cli_env, pg_app_with_demo
+from tests.integration.conftest import PG_ADMIN_URL, drop_database
 from tests.integration.test_backup_scripts import FAKE_CRONTAB
 
 pytestmark = pytest.mark.integration
@@ -40,15 +39,11 @@ def blocks(kind: str | None = None) -> list[str]:
 
 @pytest.fixture
 def app(tmp_path, redis_url):
-    url = create_database("saintara_test_backup_docs")
-    application = pg_backup_app(tmp_path, url, redis_url)
-    with application.app_context():
-        load_small_demo()
-        yield application
-        db.session.remove()
-        db.engine.dispose()
-    drop_database(url)
-    drop_database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + RECOVERED)
+    try:
+        with pg_app_with_demo(tmp_path, redis_url, "saintara_test_backup_docs") as application:
+            yield application
+    finally:
+        drop_database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + RECOVERED)
 
 
 def test_every_sh_command_in_the_document_runs(app, tmp_path):

@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from app.extensions import db
 from tests.backups_helpers import (
     add_customers,
     artifact_path,
     cli_env,
     flip_byte,
-    load_small_demo,
-    pg_backup_app,
+    pg_app_with_demo,
     table_contents,
 )
-from tests.integration.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +35,8 @@ esac
 
 @pytest.fixture
 def app(tmp_path, redis_url):
-    url = create_database("saintara_test_backup_scripts")
-    application = pg_backup_app(tmp_path, url, redis_url)
-    with application.app_context():
-        load_small_demo()
+    with pg_app_with_demo(tmp_path, redis_url, "saintara_test_backup_scripts") as application:
         yield application
-        db.session.remove()
-        db.engine.dispose()
-    drop_database(url)
 
 
 def script(name: str, *args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:

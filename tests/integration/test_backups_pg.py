@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 from app.audit import services as audit
 from app.audit.models import AuditLog
-from app.backups import procedures, services
+from app.backups import catalogue, ids, procedures, services
 from app.backups.codec import sha256_of
 from app.backups.engines import engine_for_app
 from app.backups.errors import VerificationFailed
@@ -29,9 +29,8 @@ from tests.backups_helpers import (
     artifact_path,
     cli_env,
     flip_byte,
-    load_small_demo,
     make_superadmin,
-    pg_backup_app,
+    pg_app_with_demo,
     read_manifest,
     signed_in_client,
     table_contents,
@@ -40,7 +39,6 @@ from tests.backups_helpers import (
     write_manifest,
 )
 from tests.conftest import csrf_token_from
-from tests.integration.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,14 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def app(tmp_path, redis_url):
-    url = create_database("saintara_test_backups")
-    application = pg_backup_app(tmp_path, url, redis_url)
-    with application.app_context():
-        load_small_demo()
+    with pg_app_with_demo(tmp_path, redis_url, "saintara_test_backups") as application:
         yield application
-        db.session.remove()
-        db.engine.dispose()
-    drop_database(url)
 
 
 def libpq_url() -> str:
@@ -87,7 +79,7 @@ def test_round_trip_restores_identical_table_contents(app):
     after = db.session.scalars(select(AuditLog).where(AuditLog.id > head).order_by(AuditLog.id)).all()
     assert [(e.action, e.result) for e in after] == [("SYSTEM_RESTORE", "success")]
     assert audit.verify_chain().ok
-    assert {b.id for b in services.all_backups()} == {backup.backup_id, result.safety_id}
+    assert {b.id for b in catalogue.all_backups()} == {backup.backup_id, result.safety_id}
     manifest = backup.manifest
     assert manifest["engine"] == "postgresql" and manifest["server_version"].startswith("15")
     assert manifest["dump_tool"].startswith("pg_dump (PostgreSQL) 15") and manifest["artifact"].endswith(".pgdump.zst")
@@ -202,7 +194,7 @@ def test_restoring_a_backup_of_an_older_schema_upgrades_it(app):
 
     db.session.remove()
     downgrade(revision="0001_initial")  # as before the backup catalogue existed
-    manifest = services.write_backup(services.new_backup_id(), "test")
+    manifest = services.write_backup(ids.new_backup_id(), "test")
     assert manifest["alembic_revision"] == "0001_initial" and "backups" not in manifest["tables"]
     at_backup = table_contents()
     upgrade()
@@ -212,7 +204,7 @@ def test_restoring_a_backup_of_an_older_schema_upgrades_it(app):
     restored = table_contents()
     assert restored["customers"] == at_backup["customers"] and restored["institutions"] == at_backup["institutions"]
     assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004_backups"
-    assert {b.id for b in services.all_backups()} == {manifest["id"], result.safety_id}
+    assert {b.id for b in catalogue.all_backups()} == {manifest["id"], result.safety_id}
 
 
 def test_snapshot_consistency_under_concurrent_writes(app):

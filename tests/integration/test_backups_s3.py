@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditLog
-from app.backups import procedures, services
+from app.backups import catalogue, procedures
 from app.backups.errors import BackupFailed
 from app.database import transaction
 from app.extensions import db
@@ -27,13 +27,11 @@ from tests.backups_helpers import (
     ACTOR,
     add_bulk_rows,
     cli_env,
-    load_small_demo,
     make_superadmin,
-    pg_backup_app,
+    pg_app_with_demo,
     signed_in_client,
     table_contents,
 )
-from tests.integration.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,17 +81,12 @@ def s3(s3_endpoint, monkeypatch):
 
 @pytest.fixture
 def app(tmp_path, redis_url, s3, s3_endpoint):
-    url = create_database("saintara_test_backups_s3")
-    application = pg_backup_app(tmp_path, url, redis_url, BACKUP_STORAGE="s3", BACKUP_S3_BUCKET=BUCKET,
-                                BACKUP_S3_PREFIX="site-a/backups/", BACKUP_S3_ENDPOINT_URL=s3_endpoint,
-                                BACKUP_S3_REGION="us-east-1", BACKUP_S3_PART_SIZE_MB=5)
-    with application.app_context():
-        load_small_demo()
+    with pg_app_with_demo(tmp_path, redis_url, "saintara_test_backups_s3", BACKUP_STORAGE="s3",
+                          BACKUP_S3_BUCKET=BUCKET, BACKUP_S3_PREFIX="site-a/backups/",
+                          BACKUP_S3_ENDPOINT_URL=s3_endpoint, BACKUP_S3_REGION="us-east-1",
+                          BACKUP_S3_PART_SIZE_MB=5) as application:
         add_bulk_rows(250_000)  # about 9 MB compressed: two 5 MB parts
         yield application
-        db.session.remove()
-        db.engine.dispose()
-    drop_database(url)
 
 
 def keys(s3) -> list[str]:
@@ -116,8 +109,8 @@ def test_backups_live_in_s3_with_multipart_uploads(app, s3):
     # The catalogue is rebuilt from the bucket (a new server, or after a restore).
     with transaction():
         db.session.execute(db.text("DELETE FROM backups"))
-        assert services.sync_catalogue() == (1, 0)
-    assert services.get_backup(backup_id).status == "drilled"
+        assert catalogue.sync_catalogue() == (1, 0)
+    assert catalogue.get_backup(backup_id).status == "drilled"
 
     # Restore downloads the artifact (ranged parts) and replaces the database.
     at_backup = table_contents()
@@ -214,7 +207,7 @@ def test_an_upload_interrupted_by_the_network_leaves_no_backup(app, s3, s3_endpo
         proxy.close()
     app.config["BACKUP_S3_ENDPOINT_URL"] = s3_endpoint
     assert keys(s3) == []  # no artifact object, no manifest: nothing that could pass for a backup
-    assert services.all_backups() == [] and not list((Path(app.config["BACKUP_DIR"]) / ".incoming").iterdir())
+    assert catalogue.all_backups() == [] and not list((Path(app.config["BACKUP_DIR"]) / ".incoming").iterdir())
     db.session.remove()
     failure = db.session.scalars(select(AuditLog).where(AuditLog.result == "failure")).one()
     assert failure.action == "SYSTEM_BACKUP" and "S3 upload" in failure.description

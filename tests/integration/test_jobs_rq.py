@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app.backups import services
-from app.extensions import db
+from app.backups import catalogue
 from app.jobs import services as jobs
-from tests.backups_helpers import cli_env, load_small_demo, make_superadmin, pg_backup_app, signed_in_client
+from tests.backups_helpers import cli_env, make_superadmin, pg_app_with_demo, signed_in_client
 from tests.conftest import csrf_token_from
-from tests.integration.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,15 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def app(tmp_path, redis_url):
-    url = create_database("saintara_test_jobs_rq")
-    application = pg_backup_app(tmp_path, url, redis_url, JOBS_BACKEND="rq",
-                                JOBS_QUEUE=f"saintara-test-{uuid.uuid4().hex[:8]}")
-    with application.app_context():
-        load_small_demo()
+    with pg_app_with_demo(tmp_path, redis_url, "saintara_test_jobs_rq", JOBS_BACKEND="rq",
+                          JOBS_QUEUE=f"saintara-test-{uuid.uuid4().hex[:8]}") as application:
         yield application
-        db.session.remove()
-        db.engine.dispose()
-    drop_database(url)
 
 
 def test_a_backup_queued_by_the_page_runs_in_an_rq_worker(app):
@@ -50,7 +42,7 @@ def test_a_backup_queued_by_the_page_runs_in_an_rq_worker(app):
 
     done = client.get(f"/backups/jobs/{job_id}").get_json()  # written by the worker, read here
     assert done["state"] == "succeeded" and done["ok"] and done["percent"] == 100
-    backup = services.get_backup(done["backup_id"])
+    backup = catalogue.get_backup(done["backup_id"])
     assert backup.status == "drilled" and backup.created_by == "root@example.com"
     record = jobs.get(job_id)
     assert record.started_at > record.created_at and record.heartbeat_at >= record.started_at

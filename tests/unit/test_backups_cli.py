@@ -6,14 +6,12 @@ import pytest
 
 from app.backups.engines import engine_for_app
 from app.backups.locking import backup_lock
-from tests.backups_helpers import add_customers, artifact_path, flip_byte, sqlite_backup_app, table_contents
+from tests.backups_helpers import add_customers, artifact_path, flip_byte, sqlite_app_with_customers, table_contents
 
 
 @pytest.fixture
 def app(tmp_path):
-    application = sqlite_backup_app(tmp_path)
-    with application.app_context():
-        add_customers(12)
+    with sqlite_app_with_customers(tmp_path, 12) as application:
         yield application
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.audit import services as audit
 from app.audit.models import AuditLog
-from app.backups import procedures, services
+from app.backups import catalogue, ids, procedures, services
 from app.backups.codec import sha256_of
 from app.backups.engines import engine_for_app
 from app.backups.errors import (
@@ -34,7 +34,7 @@ from tests.backups_helpers import (
     artifact_path,
     flip_byte,
     read_manifest,
-    sqlite_backup_app,
+    sqlite_app_with_customers,
     table_contents,
     truncate,
     write_manifest,
@@ -43,9 +43,7 @@ from tests.backups_helpers import (
 
 @pytest.fixture
 def app(tmp_path):
-    application = sqlite_backup_app(tmp_path)
-    with application.app_context():
-        add_customers(30)
+    with sqlite_app_with_customers(tmp_path, 30) as application:
         yield application
 
 
@@ -59,7 +57,7 @@ def test_create_writes_artifact_and_complete_manifest(app):
     result = procedures.create_backup(ACTOR, drill=True, report=lambda stage, pct: progress.append((stage, pct)))
     manifest = read_manifest(app, result.backup_id)
     assert manifest == result.manifest
-    assert services.ID_PATTERN.match(manifest["id"]) and manifest["kind"] == "manual"
+    assert ids.ID_PATTERN.match(manifest["id"]) and manifest["kind"] == "manual"
     assert manifest["engine"] == "sqlite" and manifest["database"] == "app.db" and manifest["server_version"]
     assert manifest["alembic_revision"] == "0004_backups" and manifest["compression"] == "zstd"
     assert manifest["tables"]["customers"] == 30 and manifest["tables"]["institutions"] == 1
@@ -152,7 +150,7 @@ def test_restore_round_trip_on_sqlite(app):
     for table in ("customers", "institutions", "users", "transactions", "approvals"):
         assert after[table] == snapshot_of_backup[table] == before[table]
     assert result.safety_id != backup_id and not result.upgraded
-    assert {b.id for b in services.all_backups()} == {backup_id, result.safety_id}  # catalogue re-synced
+    assert {b.id for b in catalogue.all_backups()} == {backup_id, result.safety_id}  # catalogue re-synced
     assert audit.verify_chain().ok
     last = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
     assert last.action == "SYSTEM_RESTORE" and last.result == "success"
@@ -179,7 +177,7 @@ def test_restore_refuses_unverifiable_and_newer_backups(app):
     with pytest.raises(BackupNotFound):
         procedures.restore_backup(ACTOR, "../../etc/passwd")
     assert table_contents()["customers"] == contents["customers"]
-    assert [b.kind for b in services.all_backups()] == ["manual"]  # no safety backup was needed
+    assert [b.kind for b in catalogue.all_backups()] == ["manual"]  # no safety backup was needed
 
 
 def test_a_failed_restore_rolls_back_to_the_safety_backup(app, monkeypatch):
@@ -250,7 +248,7 @@ def test_a_failed_dump_leaves_nothing_and_is_audited(app, monkeypatch):
         procedures.create_backup(ACTOR)
     assert [p.name for p in Path(app.config["BACKUP_DIR"]).iterdir()] == [".incoming"]
     assert not list(Path(app.config["BACKUP_DIR"], ".incoming").iterdir())
-    assert actions()[-1] == ("SYSTEM_BACKUP", "failure") and services.all_backups() == []
+    assert actions()[-1] == ("SYSTEM_BACKUP", "failure") and catalogue.all_backups() == []
 
 
 def test_one_operation_at_a_time(app):
@@ -283,11 +281,11 @@ def test_retention_plan():
 
     backups = [b("new", 1, False), b("week", 7, True), b("old-v1", 40, True), b("old-v2", 50, True),
                b("old-u", 45, False)]
-    plan = services.plan_retention(backups, now, days=30, keep_verified=2)
+    plan = catalogue.plan_retention(backups, now, days=30, keep_verified=2)
     assert [x.id for x in plan.keep] == ["new", "week", "old-v1"] and [x.id for x in plan.delete] == ["old-u",
                                                                                                       "old-v2"]
     # Never the last verified one, whatever the settings say.
-    only_old = services.plan_retention([b("a", 90, True), b("b", 80, False)], now, days=1, keep_verified=0)
+    only_old = catalogue.plan_retention([b("a", 90, True), b("b", 80, False)], now, days=1, keep_verified=0)
     assert [x.id for x in only_old.keep] == ["a"]
 
 
@@ -299,7 +297,7 @@ def test_cleanup_applies_retention_and_audits_each_deletion(app):
     with transaction():
         settings.update(ACTOR, "backup_keep_verified", "1", expected_version=None)
     dry, _ = procedures.cleanup(ACTOR, dry_run=True)
-    assert sorted(dry) == sorted(ids[:3]) and len(services.all_backups()) == 4
+    assert sorted(dry) == sorted(ids[:3]) and len(catalogue.all_backups()) == 4
     # Leftovers of killed backups go too: a staged partial and an artifact without manifest.
     incoming = Path(app.config["BACKUP_DIR"], ".incoming")
     (incoming / "20260101T000000Z-aaaaaa.sqlite.zst.partial").write_bytes(b"half")
@@ -307,7 +305,7 @@ def test_cleanup_applies_retention_and_audits_each_deletion(app):
     deleted, leftovers = procedures.cleanup(ACTOR)
     assert sorted(deleted) == sorted(ids[:3])
     assert sorted(leftovers) == ["20260101T000000Z-aaaaaa.sqlite.zst.partial", "20260101T000000Z-bbbbbb.sqlite.zst"]
-    assert [b.id for b in services.all_backups()] == [ids[3]]
+    assert [b.id for b in catalogue.all_backups()] == [ids[3]]
     assert sorted(p.name for p in Path(app.config["BACKUP_DIR"]).iterdir()) == sorted(
         [".incoming", f"{ids[3]}.manifest.json", f"{ids[3]}.status.json", read_manifest(app, ids[3])["artifact"]])
     deletions = db.session.scalars(select(AuditLog).where(AuditLog.action == "BACKUP_DELETE")).all()
@@ -323,7 +321,7 @@ def test_retention_runs_after_each_backup(app):
     with transaction():
         settings.update(ACTOR, "backup_keep_verified", "1", expected_version=None)
     result = procedures.create_backup(ACTOR, drill=False)
-    assert result.deleted == [old] and [b.id for b in services.all_backups()] == [result.backup_id, kept.backup_id]
+    assert result.deleted == [old] and [b.id for b in catalogue.all_backups()] == [result.backup_id, kept.backup_id]
 
 
 def test_catalogue_is_rebuilt_from_the_storage(app):
@@ -332,12 +330,12 @@ def test_catalogue_is_rebuilt_from_the_storage(app):
         db.session.query(Backup).delete()
     assert services.newest_verified_backup_age() is None and services.newest_verified_backup_is_stale()
     with transaction():
-        assert services.sync_catalogue() == (1, 0)
-    row = services.get_backup(backup_id)
+        assert catalogue.sync_catalogue() == (1, 0)
+    row = catalogue.get_backup(backup_id)
     assert row.status == "drilled" and row.tables["customers"] == 30
     status = json.loads(Path(app.config["BACKUP_DIR"], f"{backup_id}.status.json").read_text())
     assert status["drill"]["status"] == "passed"
-    page = services.catalogue_page()
+    page = catalogue.catalogue_page()
     assert [b.id for b in page.items] == [backup_id]
     with pytest.raises(BackupNotFound):
-        services.get_backup("20990101T000000Z-abcdef")
+        catalogue.get_backup("20990101T000000Z-abcdef")

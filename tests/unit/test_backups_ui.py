@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditLog
-from app.backups import procedures
+from app.backups import catalogue, procedures
 from app.backups.engines import engine_for_app
 from app.extensions import db
 from app.jobs import services as jobs
@@ -19,7 +19,7 @@ from tests.backups_helpers import (
     make_superadmin,
     read_manifest,
     signed_in_client,
-    sqlite_backup_app,
+    sqlite_app_with_customers,
     table_contents,
     wait_for_job,
     write_manifest,
@@ -29,9 +29,7 @@ from tests.conftest import csrf_token_from
 
 @pytest.fixture
 def app(tmp_path):
-    application = sqlite_backup_app(tmp_path)
-    with application.app_context():
-        add_customers(10)
+    with sqlite_app_with_customers(tmp_path, 10) as application:
         yield application
 
 
@@ -178,11 +176,10 @@ def test_a_newer_backup_cannot_be_restored_from_the_page(app, root):
     manifest = read_manifest(app, backup_id)
     write_manifest(app, backup_id, {**manifest, "alembic_revision": "9999_future"})
     with app.app_context():
-        from app.backups import services
         from app.database import transaction
 
         with transaction():
-            services.sync_catalogue()
+            catalogue.sync_catalogue()
     page = signed_in_client(app, root, stepped_up=True).get(f"/backups/{backup_id}/restore").get_data(as_text=True)
     assert "This backup cannot be restored" in page and "newer schema revision" in page
     assert "Restore this backup" not in page

@@ -11,7 +11,7 @@ from app.audit.models import AuditAction
 from app.database import transaction
 from app.jobs import services as jobs
 from app.jobs.store import FileJobStore, JobRecord
-from tests.backups_helpers import ACTOR, sqlite_backup_app, wait_for_job
+from tests.backups_helpers import ACTOR, sqlite_app_with_customers, wait_for_job
 
 release = threading.Event()
 
@@ -40,8 +40,7 @@ def fails(ctx, known: bool):
 
 @pytest.fixture
 def app(tmp_path):
-    application = sqlite_backup_app(tmp_path)
-    with application.app_context():
+    with sqlite_app_with_customers(tmp_path) as application:
         yield application
 
 
