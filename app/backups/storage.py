@@ -89,12 +89,6 @@ class LocalStorage:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_file() and not p.name.startswith("."))
 
-    def size(self, name: str) -> int | None:
-        try:
-            return (self.root / name).stat().st_size
-        except FileNotFoundError:
-            return None
-
     def delete(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
 
@@ -190,14 +184,6 @@ class S3Storage:
                     if name and "/" not in name:
                         found.append(name)
         return sorted(found)
-
-    def size(self, name: str) -> int | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(name))["ContentLength"]
-        except ClientError:
-            return None
 
     def delete(self, name: str) -> None:
         with self._errors(f"deletion of {name}"):

@@ -31,6 +31,7 @@ from tests.backups_helpers import (
     flip_byte,
     make_superadmin,
     pg_app_with_demo,
+    pg_backup_app,
     read_manifest,
     signed_in_client,
     table_contents,
@@ -39,6 +40,7 @@ from tests.backups_helpers import (
     write_manifest,
 )
 from tests.conftest import csrf_token_from
+from tests.integration.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,3 +284,35 @@ def test_a_killed_backup_never_appears_and_cleanup_removes_its_leftovers(app):
     out, err = cleaned.communicate(timeout=60)
     assert cleaned.returncode == 0 and "removed leftover" in out and ".partial" in out
     assert list(staging.iterdir()) == []
+
+
+def test_a_hostile_database_name_is_only_ever_a_name(tmp_path, redis_url):
+    """Quotes, spaces and an option-like tail in the name reach pg_dump/pg_restore as data, not syntax."""
+    from psycopg2 import sql as pgsql
+    from sqlalchemy.engine import URL, make_url
+
+    name = f"saintara_test_{os.getpid()}' host=evil -f/tmp/x"
+    admin = make_url(PG_ADMIN_URL)
+
+    def admin_sql(statement: str) -> None:
+        conn = psycopg2.connect(PG_ADMIN_URL)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(pgsql.SQL(statement).format(pgsql.Identifier(name)))
+        conn.close()
+
+    admin_sql("CREATE DATABASE {}")
+    url = URL.create("postgresql+psycopg2", username=admin.username, host=admin.host, port=admin.port,
+                     database=name)
+    try:
+        application = pg_backup_app(tmp_path, url.render_as_string(hide_password=False), redis_url)
+        with application.app_context():
+            add_bulk_rows(100)
+            result = procedures.create_backup(ACTOR, drill=True)
+            assert result.drilled and result.manifest["database"] == name
+            procedures.restore_backup(ACTOR, result.backup_id)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        admin_sql("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    assert not Path("/tmp/x").exists()

@@ -183,3 +183,27 @@ def test_a_newer_backup_cannot_be_restored_from_the_page(app, root):
     page = signed_in_client(app, root, stepped_up=True).get(f"/backups/{backup_id}/restore").get_data(as_text=True)
     assert "This backup cannot be restored" in page and "newer schema revision" in page
     assert "Restore this backup" not in page
+
+
+@pytest.mark.parametrize(("outcome", "result", "expected"), [
+    ("busy", {}, "Another backup operation is running"),
+    ("not_found", {}, "does not exist"),
+    ("backup_failed", {"detail": "disk full"}, "The backup failed and nothing was stored: disk full"),
+    ("verify_failed", {"backup_id": "X", "detail": "bad"}, "Backup X failed verification: bad"),
+    ("restore_refused", {"detail": "newer"}, "The restore did not start and nothing was changed: newer"),
+    ("rollback_failed", {"detail": "boom", "safety_id": "S"}, "rolling back to safety backup S failed too"),
+    ("lost", {}, "The background worker stopped before the job finished"),
+    ("unexpected_error", {}, "The job failed unexpectedly"),
+])
+def test_every_outcome_has_a_message(app, outcome, result, expected):
+    from app.backups import messages
+
+    record = JobRecord(id="j", name="backups.create", state="failed", outcome=outcome, result=result)
+    with app.test_request_context():
+        assert expected in messages.describe(record)
+        assert messages.as_json(record)["ok"] is False
+        assert messages.stage_label(JobRecord(id="k", name="backups.create", state="running")) == "Starting…"
+
+
+def test_a_bad_page_cursor_is_a_bad_request(app, root):
+    assert signed_in_client(app, root).get("/backups/?cursor=%%%").status_code == 400
