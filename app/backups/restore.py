@@ -57,9 +57,10 @@ class RestorePlan:
 
     @property
     def tables(self) -> list[tuple[str, int | None, int | None]]:
+        """(table, rows now, rows after); the catalogue is left out: it is rebuilt from the storage."""
         backup = self.manifest["tables"]
         return [(name, self.live.tables.get(name), backup.get(name))
-                for name in sorted(set(backup) | set(self.live.tables))]
+                for name in sorted((set(backup) | set(self.live.tables)) - {"backups"})]
 
     @property
     def audit_entries_after_backup(self) -> int:

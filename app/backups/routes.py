@@ -103,6 +103,7 @@ def download(backup_id: str):
 def restore(backup_id: str):
     backup = _backup_or_404(backup_id)
     form = RestoreForm(backup.id)
+    form.confirmation.description = _("To confirm, type the backup id %(id)s.", id=backup.id)
     status = 200
     if form.validate_on_submit():
         return _start("backups.restore", backup_id=backup.id)
