@@ -77,8 +77,10 @@ def configure_security(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
+        from app.users.impersonation_guard import effective_user
+
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+        return effective_user(user) if user is not None and user.is_active else None
 
     access.init_app(app)  # before CSRF, so anonymous visitors are sent to sign in first
     csrf.init_app(app)
@@ -86,24 +88,22 @@ def configure_security(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
-    from app import i18n
+    from app import i18n, listing
 
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
     limiter.init_app(app)
     cache.init_app(app)
     i18n.init_app(app)
+    listing.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.auth import bp as auth_bp
-    from app.backups import bp as backups_bp
-    from app.dashboard import bp as dashboard_bp
+    from app import auth, backups, dashboard, platform, settings, users
     from app.observability.health import bp as health_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dashboard_bp)
+    for feature in (auth, dashboard, users, platform, settings, backups):
+        feature.init_app(app)
     app.register_blueprint(health_bp)
-    app.register_blueprint(backups_bp)
 
 
 def register_cli(app: Flask) -> None:
@@ -123,7 +123,9 @@ def register_cli(app: Flask) -> None:
 def _import_models() -> None:
     """Import every model module so that the metadata (and Alembic) sees all tables."""
     from app.audit import models as _audit  # noqa: F401
+    from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
+    from app.dashboard import models as _dashboard  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

@@ -175,6 +175,44 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "JOBS_BACKEND": jobs_backend,
         "JOBS_QUEUE": env.get("JOBS_QUEUE", "saintara").strip() or "saintara",
         **_backup_settings(env, instance_path, backup_keys),
+        # Links in e-mails (invitations, password resets) and the WebAuthn origin. Set it in
+        # production: without it links use the host the request named.
+        "PUBLIC_URL": _public_url(env.get("PUBLIC_URL", "")),
+        # Mail: SMTP when SMTP_HOST is set; the embedded default prints mails to the console.
+        **_mail_settings(env),
+    }
+
+
+def _public_url(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    if not value.startswith(("https://", "http://")) or "/" in value.split("://", 1)[1]:
+        raise ConfigError(f"PUBLIC_URL must be a scheme and host like https://admin.example.com, got {value!r}")
+    return value
+
+
+MAIL_BACKENDS = ("smtp", "console", "memory")
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict:
+    host = env.get("SMTP_HOST", "").strip()
+    backend = env.get("MAIL_BACKEND", "").strip().lower() or ("smtp" if host else "console")
+    if backend not in MAIL_BACKENDS:
+        raise ConfigError(f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {backend!r}")
+    if backend == "smtp" and not host:
+        raise ConfigError("SMTP_HOST is not set (required when MAIL_BACKEND=smtp)")
+    use_ssl = _flag(env.get("SMTP_SSL"))
+    return {
+        "MAIL_BACKEND": backend,
+        "MAIL_FROM": env.get("MAIL_FROM", "").strip() or "Saintara Admin <no-reply@saintara.invalid>",
+        "SMTP_HOST": host or None,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 465 if use_ssl else 587, minimum=1),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", "").strip() or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", "") or None,
+        "SMTP_SSL": use_ssl,
+        "SMTP_STARTTLS": False if use_ssl else _flag(env.get("SMTP_STARTTLS"), default=True),
+        "SMTP_TIMEOUT": _int(env, "SMTP_TIMEOUT", 10, minimum=1),
     }
 
 
@@ -262,4 +300,5 @@ TEST_CONFIG: dict = {
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 8,
     "SERVER_NAME": None,
+    "MAIL_BACKEND": "memory",
 }

@@ -18,6 +18,7 @@ from flask.sessions import session_json_serializer
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import select
 
 from app import create_app
 from app.config import TEST_CONFIG
@@ -156,11 +157,15 @@ def make_customer(db, make_institution):
 
 @pytest.fixture
 def make_user(db, make_institution):
-    """``make_user(role=Role.ADMIN, password=..., institution=..., active=True)``."""
+    """``make_user(role=Role.ADMIN, password=..., institution=..., active=True, with_2fa=False)``.
+
+    ``with_2fa=True`` gives the account a confirmed authenticator app and ten backup
+    codes: the secret is on ``user.totp_secret`` and the plain codes on ``user.backup_codes``.
+    """
 
     def factory(role: Role | str = Role.ADMIN, *, email: str | None = None, password: str | None = DEFAULT_PASSWORD,
                 institution: Institution | None = None, active: bool = True,
-                display_name: str | None = None) -> User:
+                display_name: str | None = None, with_2fa: bool = False) -> User:
         from app.users import services
 
         role = Role(role)
@@ -174,10 +179,49 @@ def make_user(db, make_institution):
         )
         if not active:
             user.is_active_account = False
+        secret, codes = (enrol_totp(user) if with_2fa else (None, None))
         db.session.commit()
+        user.totp_secret, user.backup_codes = secret, codes
         return user
 
     return factory
+
+
+def enrol_totp(user: User) -> tuple[str, list[str]]:
+    """Give ``user`` a confirmed authenticator app and backup codes; returns (secret, codes)."""
+    import pyotp
+
+    from app.auth import two_factor
+    from app.auth.models import TotpCredential
+    from app.database import utcnow
+
+    secret = pyotp.random_base32()
+    _db.session.add(TotpCredential(user_id=user.id, secret=secret, confirmed_at=utcnow()))
+    _db.session.flush()
+    return secret, two_factor.generate_backup_codes(Actor.system("test"), user)
+
+
+def totp_code(user_or_secret, *, offset: int = 0) -> str:
+    """The authenticator code of ``offset`` steps from now that the account has not used yet.
+
+    With ``offset=0`` it picks the first of the accepted steps (now -1 .. now +1) that is
+    newer than the last one the account used, so signing in twice in 30 s works.
+    """
+    import pyotp
+
+    from app.auth.models import TotpCredential
+
+    secret = getattr(user_or_secret, "totp_secret", user_or_secret)
+    totp = pyotp.TOTP(secret)
+    now = int(time.time() // 30)
+    if offset or isinstance(user_or_secret, str):
+        return totp.generate_otp(now + offset)
+    last = _db.session.scalar(
+        select(TotpCredential.last_used_step).where(TotpCredential.user_id == user_or_secret.id))
+    for step in (now - 1, now, now + 1):
+        if last is None or step > last:
+            return totp.generate_otp(step)
+    raise AssertionError("every code the server accepts now was already used; wait for the next step")
 
 
 def csrf_token_from(html: str) -> str:
@@ -235,6 +279,139 @@ def login_as(client, forms):
     def do_login(user: User, password: str = DEFAULT_PASSWORD):
         response = forms.post("/login", {"email": user.email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        if response.headers["Location"] == "/login/two-factor" and getattr(user, "totp_secret", None):
+            response = forms.post("/login/two-factor", {"code": totp_code(user)})
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return response
 
     return do_login
+
+
+@pytest.fixture
+def outbox(app):
+    """Mails the portal sent during the test (MAIL_BACKEND=memory)."""
+    from app.mail import OUTBOX
+
+    sent = app.extensions.setdefault(OUTBOX, [])
+    sent.clear()
+    yield sent
+    sent.clear()
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The path of the first link in ``message`` that starts with ``path_prefix`` (e.g. "/invitation/")."""
+    body = message.get_content()
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]+)", body)
+    assert match, f"no {path_prefix} link in: {body}"
+    return match.group(1)
+
+
+class SmtpInbox:
+    """A loopback SMTP server (aiosmtpd) that keeps what it receives, for following mailed links."""
+
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self._arrived = threading.Condition()
+        self.hostname, self.port = "127.0.0.1", 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, recipient: str, timeout: float = 15.0, subject: str | None = None):
+        """The newest message to ``recipient`` (and ``subject``), waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for message in reversed(self.messages):
+                    if recipient in message["To"] and (subject is None or subject in message["Subject"]):
+                        return message
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no mail to {recipient} within {timeout} s"
+                self._arrived.wait(remaining)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """An SMTP server on a free loopback port for the whole test session."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    inbox = SmtpInbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname=inbox.hostname, port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+# --- Operations console (issue 6) -------------------------------------------------------
+
+
+@pytest.fixture
+def make_transaction(db, make_customer):
+    """``make_transaction(customer=None, amount_idr=..., status="pending", created_at=...)``."""
+    from app.database import utcnow
+    from app.platform.models import Transaction
+
+    def factory(customer: Customer | None = None, **fields) -> Transaction:
+        n = next(_counter)
+        customer = customer or make_customer()
+        status = fields.pop("status", "pending")
+        decided = {} if status == "pending" else {"decided_at": fields.pop("decided_at", utcnow())}
+        tx = Transaction(reference=fields.pop("reference", f"TRX-TEST-{n:06d}"), customer_id=customer.id,
+                         institution_id=customer.institution_id, amount_idr=fields.pop("amount_idr", 150_000),
+                         status=status, **decided, **fields)
+        db.session.add(tx)
+        db.session.flush()
+        return tx
+
+    return factory
+
+
+@pytest.fixture
+def make_approval(db, make_institution):
+    """``make_approval(institution=None, requested_by=None, status="pending", ...)``."""
+    from app.database import utcnow
+    from app.platform.models import Approval
+
+    def factory(institution: Institution | None = None, requested_by: User | None = None, **fields) -> Approval:
+        n = next(_counter)
+        institution = institution or make_institution()
+        status = fields.pop("status", "pending")
+        decided = {} if status == "pending" else {"decided_at": fields.pop("decided_at", utcnow())}
+        approval = Approval(kind=fields.pop("kind", "refund"), subject_type="customer", subject_id=str(n),
+                            subject_repr=f"customer #{n}", institution_id=institution.id,
+                            summary=fields.pop("summary", f"Refund request {n}"), payload={}, status=status,
+                            requested_by_id=requested_by.id if requested_by else None, **decided, **fields)
+        db.session.add(approval)
+        db.session.flush()
+        return approval
+
+    return factory
+
+
+@pytest.fixture
+def staff(client_for):
+    """``staff(user)``: a FormClient signed in as ``user`` (reads CSRF tokens from pages)."""
+    return lambda user: FormClient(client_for(user))
+
+
+@pytest.fixture
+def step_up():
+    """``step_up(forms)``: re-authenticate through the real step-up page."""
+
+    def do(forms: FormClient, password: str = DEFAULT_PASSWORD) -> None:
+        response = forms.post("/step-up", {"password": password, "next": "/dashboard"}, page="/step-up")
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    return do

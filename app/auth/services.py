@@ -1,8 +1,8 @@
 """Signing in and out. Services never commit; the request boundary does.
 
 Sign-in has two steps. :func:`check_password_step` proves the password and returns
-the user; the caller then finishes with :func:`record_sign_in` (or, once a second
-factor is required, hands over to that challenge first). Failures all look alike
+the user; when the account has a second factor the caller asks for it
+(app.auth.two_factor, app.auth.passkeys) before finishing with :func:`record_sign_in`. Failures all look alike
 to the visitor, whether or not the account exists.
 """
 
@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
-
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.database import utcnow
-from app.extensions import db
 from app.security.actor import Actor
 from app.security.passwords import hash_password, needs_rehash, verify_password
 from app.security.throttle import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
 from app.users.models import User
-from app.users.services import find_by_email, normalise_email
+from app.users.services import find_by_email, normalise_email, update_bookkeeping
 
 _LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
 
@@ -86,16 +82,22 @@ def check_password_step(actor: Actor, email: str, password: str) -> User:
     return user
 
 
-def record_sign_in(actor: Actor, user: User) -> None:
-    """Note a completed sign-in on the account and in the audit log."""
-    # A plain UPDATE: signing in is not an edit of the account, so it must not bump
-    # the version (an admin editing this user would otherwise get a false conflict).
-    now = utcnow()
-    db.session.execute(
-        update(User).where(User.id == user.id).values(last_sign_in_at=now, updated_at=User.updated_at)
-    )
-    set_committed_value(user, "last_sign_in_at", now)
-    audit.log(actor, AuditAction.LOGIN_SUCCESS, resource=user, description="Signed in")
+SIGN_IN_METHODS = {
+    "password": "Signed in",
+    "totp": "Signed in with password and authenticator app",
+    "backup_code": "Signed in with password and a backup code",
+    "passkey": "Signed in with password and a passkey",
+}
+
+
+def record_sign_in(actor: Actor, user: User, method: str = "password") -> None:
+    """Note a completed sign-in on the account and in the audit log.
+
+    ``method`` names the second factor used ("totp", "backup_code", "passkey"), if any.
+    """
+    # Signing in is not an edit of the account, so it must not bump the version.
+    update_bookkeeping(user, last_sign_in_at=utcnow())
+    audit.log(actor, AuditAction.LOGIN_SUCCESS, resource=user, description=SIGN_IN_METHODS[method])
 
 
 def record_sign_out(actor: Actor, user: User) -> None:
@@ -119,3 +121,8 @@ def confirm_identity(actor: Actor, user: User, password: str) -> None:
                   description="Re-authentication failed: wrong password")
         raise SignInFailed()
     audit.log(actor, AuditAction.STEP_UP, resource=user, description="Re-authenticated with password")
+
+
+def record_step_up(actor: Actor, user: User, method: str) -> None:
+    """Note a successful re-authentication with a second factor (audited STEP_UP)."""
+    audit.log(actor, AuditAction.STEP_UP, resource=user, description=f"Re-authenticated with {method}")

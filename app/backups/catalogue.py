@@ -113,6 +113,24 @@ def newest_verified_backup_is_stale(now: datetime | None = None) -> bool:
 
 
 # -- retention -------------------------------------------------------------------------
+def dashboard_reading():
+    """The dashboard's backup card: how old the newest verified backup is; a warning past 26 hours."""
+    from flask_babel import format_timedelta
+    from flask_babel import lazy_gettext as _l
+
+    from app.dashboard.status import Reading
+
+    newest = db.session.scalars(select(Backup).where(Backup.verify_status == PASSED)
+                                .order_by(Backup.created_at.desc(), Backup.id.desc()).limit(1)).first()
+    if newest is None:
+        return Reading("danger", _l("None"), _l("No backup has passed verification yet."))
+    age = utcnow() - newest.created_at
+    if age > STALE_AFTER:
+        return Reading("warning", format_timedelta(age), _l("Older than 26 hours: check the scheduled backups."),
+                       as_of=newest.created_at)
+    return Reading("ok", format_timedelta(age), _l("Backup %(id)s", id=newest.id), as_of=newest.created_at)
+
+
 @dataclass(frozen=True)
 class RetentionPlan:
     keep: list[Backup]

@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from app.dashboard import routes  # noqa: E402,F401
+
+def init_app(app) -> None:
+    """Register the blueprint. Its route modules load here, not when the package is
+    imported, so models and services of this package import without pulling in views."""
+    from app.dashboard import routes  # noqa: F401  (they add their routes to bp)
+
+    app.register_blueprint(bp)

@@ -1,1 +1,13 @@
 """The platform's domain: institutions, customers, transactions and approvals."""
+
+from flask import Blueprint
+
+bp = Blueprint("platform", __name__)
+
+
+def init_app(app) -> None:
+    """Register the blueprint. Its route modules load here, not when the package is
+    imported, so models and services of this package import without pulling in views."""
+    from app.platform import routes  # noqa: F401  (they add their routes to bp)
+
+    app.register_blueprint(bp)

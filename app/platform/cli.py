@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from app.dashboard.cache import clear_dashboard_cache
 from app.database import transaction
 from app.platform import demo
 from app.security.actor import Actor
@@ -21,6 +22,7 @@ def seed_demo(if_empty: bool, seed: int) -> None:
         raise click.ClickException("the database already holds data; load demo data only into an empty one")
     with transaction():
         summary = demo.load_demo_data(Actor.system("seed-demo"), seed=seed)
+    clear_dashboard_cache(history=True)  # the demo history is backdated
     click.echo(
         f"Loaded demo data: {summary.institutions} institutions, {summary.customers} customers, "
         f"{summary.transactions} transactions, {summary.approvals} approvals, "

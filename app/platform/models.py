@@ -5,7 +5,20 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
@@ -48,6 +61,7 @@ class Customer(db.Model):
         UniqueConstraint("institution_id", "email", name="uq_customers_institution_email"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         Index("ix_customers_created_at", "created_at"),
+        Index("ix_customers_full_name_id", "full_name", "id"),  # sortable column
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +97,10 @@ class Transaction(db.Model):
         Index("ix_transactions_status_id", "status", "id"),
         Index("ix_transactions_institution_id_id", "institution_id", "id"),
         Index("ix_transactions_created_at", "created_at"),
+        # Sortable columns and the filters combined with them (list, charts).
+        Index("ix_transactions_amount_idr_id", "amount_idr", "id"),
+        Index("ix_transactions_status_created_at", "status", "created_at"),
+        Index("ix_transactions_institution_id_created_at", "institution_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +137,7 @@ class Approval(db.Model):
         ),
         Index("ix_approvals_status_requested_at", "status", "requested_at"),
         Index("ix_approvals_subject", "subject_type", "subject_id"),
+        Index("ix_approvals_decided_at", "decided_at"),  # the decisions-per-day chart
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,3 +166,53 @@ class Approval(db.Model):
 
     def audit_repr(self) -> str:
         return f"{self.kind} #{self.id}: {self.subject_repr}"
+
+
+class ImportStatus(enum.StrEnum):
+    PREVIEWED = "previewed"
+    IMPORTED = "imported"
+    DISCARDED = "discarded"
+
+
+class CustomerImport(db.Model):
+    """An uploaded customer file between its preview and its import.
+
+    The file is kept (in the database, so every worker and host sees it) until it is
+    imported or discarded; afterwards only its name, hash and counts remain.
+    """
+
+    __tablename__ = "customer_imports"
+    __table_args__ = (
+        CheckConstraint("status IN ('previewed', 'imported', 'discarded')", name="status_valid"),
+        Index("ix_customer_imports_uploaded_by_id_id", "uploaded_by_id", "id"),
+        Index("ix_customer_imports_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The uploader's scope: rows may go only into this institution (None: any).
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(8))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when the preview found no problem: the normalised rows as CSV, ready for COPY, and
+    # how many go into each institution ({"<institution id>": rows}).
+    validated_rows: Mapped[bytes | None] = mapped_column(LargeBinary)
+    institution_counts: Mapped[dict | None] = mapped_column(JSON)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    imported_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.PREVIEWED.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id])
+    institution = relationship(Institution)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_repr(self) -> str:
+        return f"{self.filename} ({self.file_sha256[:12]})"

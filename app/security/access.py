@@ -23,13 +23,26 @@ from app.users.models import Role
 class Permission(enum.StrEnum):
     VIEW_PORTAL = "portal.view"            # the staff portal: dashboard and lists
     VIEW_ALL_INSTITUTIONS = "institutions.all"  # rows of every institution, not only one's own
+    MANAGE_USERS = "users.manage"            # user administration (institution admins: their customers)
+    MANAGE_USER_SECURITY = "users.security"  # others' sessions, two-factor reset and unlock
+    IMPERSONATE = "users.impersonate"        # support access as an institution admin or customer
+    MANAGE_INSTITUTIONS = "institutions.manage"  # create, edit, deactivate; assign institution admins
+    MANAGE_CUSTOMERS = "customers.manage"  # edit and bulk-import customers (within one's scope)
+    DECIDE = "decisions.make"  # approve or reject transactions and approval requests (within one's scope)
+    MANAGE_SETTINGS = "settings.manage"  # the typed system settings
+    VIEW_SYSTEM_STATUS = "system.status"  # security and health figures on the dashboard
     MANAGE_BACKUPS = "backups.manage"      # create, check, download and restore database backups
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERADMIN: frozenset(Permission),
-    Role.ADMIN: frozenset({Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS}),
-    Role.INSTITUTION_ADMIN: frozenset({Permission.VIEW_PORTAL}),
+    Role.ADMIN: frozenset({
+        Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS, Permission.MANAGE_USERS, Permission.IMPERSONATE,
+        Permission.MANAGE_INSTITUTIONS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE,
+    }),
+    Role.INSTITUTION_ADMIN: frozenset({
+        Permission.VIEW_PORTAL, Permission.MANAGE_USERS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE,
+    }),
     Role.CUSTOMER: frozenset(),
 }
 

@@ -54,8 +54,16 @@ def request_fields() -> dict:
 
 
 def actor_from_request(user=None) -> Actor:
-    """The Actor for the current request: the signed-in user, or an anonymous visitor."""
+    """The Actor for the current request: the signed-in user, or an anonymous visitor.
+
+    During support impersonation the actor is the impersonated user and carries the
+    impersonator too (set on ``g.impersonation`` by app.users.impersonation_guard).
+    """
     user = user if user is not None else current_user
     if user is not None and getattr(user, "is_authenticated", False):
+        impersonation = g.get("impersonation") if has_request_context() else None
+        if impersonation and impersonation.get("target_id") == user.id:
+            return Actor.for_user(user, impersonator_id=impersonation["impersonator_id"],
+                                  impersonator_email=impersonation["impersonator_email"], **request_fields())
         return Actor.for_user(user, **request_fields())
     return Actor(user_id=None, email="anonymous", **request_fields())

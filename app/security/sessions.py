@@ -248,6 +248,13 @@ class ServerSessionInterface(SessionInterface):
             )
         return sorted(infos, key=lambda s: s.last_seen, reverse=True)
 
+    def end_session(self, user_id: int, key: str) -> bool:
+        """End one session of a user; False when ``key`` is not one of theirs."""
+        if key not in self.store.keys_for_user(user_id):
+            return False
+        self.store.delete(key)
+        return True
+
     def end_sessions_for_user(self, user_id: int, except_key: str | None = None) -> int:
         """End every session of a user (but ``except_key``); returns how many ended."""
         ended = 0
@@ -263,6 +270,16 @@ def _as_user_id(value) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def sessions_for_user(user_id: int) -> list[SessionInfo]:
+    """A user's live sessions, newest activity first."""
+    return current_app.session_interface.sessions_for_user(user_id)
+
+
+def end_session(user_id: int, key: str) -> bool:
+    """End one of a user's sessions on the server; False when it is not theirs (or gone)."""
+    return current_app.session_interface.end_session(user_id, key)
 
 
 def end_sessions_for_user(user_id: int, except_key: str | None = None) -> int:

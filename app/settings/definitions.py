@@ -70,6 +70,10 @@ SETTINGS: tuple[Setting, ...] = (
             BACKUPS),
     Setting("maintenance_banner", Kind.TEXT, "", _l("Maintenance banner"),
             _l("Shown at the top of every page while not empty."), GENERAL, max_length=300),
+    # Operations console
+    Setting("csv_exports_per_hour", Kind.INTEGER, 60, _l("CSV exports per person per hour"),
+            _l("Lists can be exported as CSV, up to millions of rows; each person may start at most this many "
+               "exports per hour. Takes effect at once."), _l("Limits"), minimum=1, maximum=1000),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
-from app.audit.models import AuditAction
+from app.audit.models import AuditAction, AuditLog
 from app.database import after_commit
 from app.extensions import cache, db
 from app.security.actor import Actor
@@ -174,3 +174,23 @@ def update(actor: Actor, key: str, raw, *, expected_version: int | None = None) 
               changes={key: {"before": before, "after": value}})
     after_commit(clear_settings_cache)
     return True
+
+
+def history_query(key: str | None = None):
+    """SETTINGS_UPDATE audit entries, optionally of one setting (for keyset pages)."""
+    query = select(AuditLog).where(AuditLog.action == AuditAction.SETTINGS_UPDATE.value)
+    if key is not None:
+        query = query.where(AuditLog.resource_type == "setting", AuditLog.resource_id == key)
+    return query
+
+
+def recent_changes(key: str, limit: int = 10) -> list[AuditLog]:
+    """The newest recorded changes of one setting."""
+    return list(db.session.scalars(history_query(key).order_by(AuditLog.id.desc()).limit(limit)))
+
+
+def changed_by(user_id: int | None):
+    """The user who stored a value (None when unknown or deleted)."""
+    from app.users.models import User
+
+    return db.session.get(User, user_id) if user_id is not None else None

@@ -1,1 +1,22 @@
-"""User accounts: the model, services and the ``flask users`` commands."""
+"""User accounts: the model and services, user administration, sessions, invitations,
+support impersonation, and the ``flask users`` commands."""
+
+from flask import Blueprint
+
+bp = Blueprint("users", __name__)
+
+
+@bp.record_once
+def _install_hooks(state) -> None:
+    from app.users import impersonation_guard
+
+    state.app.before_request(impersonation_guard.enforce)
+    state.app.context_processor(impersonation_guard.banner_context)
+
+
+def init_app(app) -> None:
+    """Register the blueprint. Its route modules load here, not when the package is
+    imported, so models and services of this package import without pulling in views."""
+    from app.users import routes, security_routes  # noqa: F401  (they add their routes to bp)
+
+    app.register_blueprint(bp)

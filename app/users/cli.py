@@ -46,3 +46,23 @@ def create_superadmin(email: str, display_name: str, if_missing: bool) -> None:
     click.echo(f"Created superadmin {user.email}.")
     if generated:
         click.echo(f"Generated password (shown once, change it after signing in): {password}")
+
+
+@users_cli.command("reset-two-factor")
+@click.option("--email", required=True, help="E-mail address of the account.")
+@click.option("--reason", required=True, help="Why (kept in the audit log), e.g. a ticket number.")
+def reset_two_factor(email: str, reason: str) -> None:
+    """Remove every second factor of an account and end its sessions (recovery when no
+    superadmin can sign in to do it). Exits 1 for an unknown account, 2 for an empty reason.
+    """
+    from app.auth import two_factor
+
+    user = services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account with the e-mail {services.normalise_email(email)}")
+    if not reason.strip():
+        raise click.UsageError("give a reason")
+    with transaction():
+        ended = two_factor.reset_two_factor(Actor.system("cli"), user, reason)
+    click.echo(f"Two-factor sign-in of {user.email} was reset; {ended} session(s) ended. "
+               "The account sets up a new second factor at its next sign-in.")

@@ -1,7 +1,7 @@
 """Backup catalogue: one row per stored backup (rebuilt from the storage's manifests).
 
 Revision ID: 0004_backups
-Revises: 0001_initial
+Revises: 0005_console
 Create Date: 2026-11-26
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_backups'
-down_revision = '0001_initial'
+down_revision = '0005_console'
 branch_labels = None
 depends_on = None
 

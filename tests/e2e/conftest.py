@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
 ]
 SUPERADMIN_EMAIL = "superadmin@e2e.saintara.id"
 SUPERADMIN_PASSWORD = "e2e chromium passphrase"
+USER_PASSWORD = "e2e user passphrase"
 REDIS_DB_INDEX = int(os.environ.get("TEST_REDIS_E2E_DB", "12"))
 
 
@@ -46,8 +47,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_env(tmp_path_factory) -> dict:
-    """Environment of the live server (and of CLI commands run against it)."""
+def live_env(tmp_path_factory, smtp_server) -> dict:
+    """Environment of the live server (and of CLI commands run against it).
+
+    Its mail goes to the loopback SMTP server of ``smtp_server`` (aiosmtpd).
+    """
     database_url = create_database("saintara_test_e2e")
     redis_url = f"{REDIS_BASE}/{REDIS_DB_INDEX}"
     redis.Redis.from_url(redis_url).flushdb()
@@ -60,6 +64,10 @@ def live_env(tmp_path_factory) -> dict:
         "ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "INSTANCE_PATH": str(tmp_path_factory.mktemp("e2e-instance")),
         "ARGON2_MEMORY_COST": "8192",
+        "SMTP_HOST": smtp_server.hostname,
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_STARTTLS": "0",
+        "MAIL_FROM": "Saintara Admin <portal@e2e.saintara.id>",
     }
     yield env
     drop_database(database_url)
@@ -97,6 +105,10 @@ def live_server(live_env):
                 process.kill()
                 raise AssertionError("the live server did not start:\n" + process.stdout.read()) from None
             time.sleep(0.2)
+    # The superadmin has no second factor and keeps the policy's grace period (7 days from its
+    # creation). Sign-in leads to enrolment once a day in that period: this first sign-in takes
+    # today's reminder, so the tests that sign in afterwards land on their page as before.
+    assert http_sign_in(url, SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD).startswith("/account/two-factor/required")
     yield url
     process.terminate()
     process.wait(timeout=30)
@@ -120,3 +132,92 @@ def csp_violations(page):
 def _fresh_stores():
     """The live server keeps its own stores; the in-process app of the other suites is not needed."""
     yield
+
+
+def http_sign_in(base_url: str, email: str, password: str) -> str:
+    """Sign in with plain HTTP (no browser); returns where the portal sends the user next."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+    with opener.open(base_url + "/login", timeout=10) as response:
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.read().decode()).group(1)
+    body = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": password}).encode()
+    try:
+        opener.open(base_url + "/login", data=body, timeout=10)
+    except urllib.error.HTTPError as redirect:
+        assert redirect.code == 302, redirect.code
+        return redirect.headers["Location"]
+    raise AssertionError("the sign-in did not redirect")
+
+
+@pytest.fixture(scope="session")
+def live_app(live_server, live_env):
+    """An app in the test process on the live server's database and Redis, to arrange data directly."""
+    from unittest import mock
+
+    from app import create_app
+
+    with mock.patch.dict(os.environ, {**live_env, "MAIL_BACKEND": "memory"}):
+        application = create_app()
+    yield application
+    from app.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_live_user(live_app):
+    """Create an account on the live server: ``make_live_user(role, email=..., with_2fa=False)``."""
+    import itertools
+
+    from app.extensions import db
+    from app.security.actor import Actor
+    from app.users import services
+    from app.users.models import Role
+
+    counter = itertools.count(1)
+
+    def factory(role="customer", *, email=None, password=USER_PASSWORD, display_name=None):
+        role = Role(role)
+        n = next(counter)
+        with live_app.app_context():
+            institution_id = None
+            if role.needs_institution:
+                from sqlalchemy import select
+
+                from app.platform.models import Institution
+
+                institution_id = db.session.scalar(select(Institution.id).order_by(Institution.id).limit(1))
+            stamp = f"{os.getpid()}-{time.monotonic_ns()}-{n}"
+            user = services.create_user(Actor.system("e2e"), email=email or f"{role.value}-{stamp}@e2e.saintara.id",
+                                        display_name=display_name or f"E2E {role.label} {n}", role=role,
+                                        institution_id=institution_id, password=password)
+            db.session.commit()
+            return {"id": user.id, "email": user.email, "password": password, "name": user.display_name}
+
+    return factory
+
+
+@pytest.fixture
+def audit_entries(live_app):
+    """``audit_entries(action, **filters)``: rows of the live server's audit log, oldest first."""
+    from sqlalchemy import select
+
+    from app.audit.models import AuditLog
+    from app.extensions import db
+
+    def query(action, **filters):
+        with live_app.app_context():
+            statement = select(AuditLog).where(AuditLog.action == action).filter_by(**filters).order_by(AuditLog.id)
+            rows = db.session.scalars(statement).all()
+            db.session.expunge_all()
+            return rows
+
+    return query

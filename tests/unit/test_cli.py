@@ -65,3 +65,18 @@ def test_audit_verify_fails_naming_the_entry(runner, db):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"entry {first.id} does not match its hash" in result.output
+
+
+def test_reset_two_factor_from_the_command_line(runner, db, make_user):
+    from app.auth import two_factor
+
+    user = make_user("superadmin", with_2fa=True)
+    unknown = runner.invoke(args=["users", "reset-two-factor", "--email", "ghost@example.com", "--reason", "x"])
+    assert unknown.exit_code == 1 and "no account" in unknown.output
+    blank = runner.invoke(args=["users", "reset-two-factor", "--email", user.email, "--reason", "  "])
+    assert blank.exit_code == 2
+    done = runner.invoke(args=["users", "reset-two-factor", "--email", user.email.upper(), "--reason", "lost phone"])
+    assert done.exit_code == 0, done.output
+    assert not two_factor.has_second_factor(user)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "TWO_FACTOR_RESET")).one()
+    assert entry.actor_email == "cli" and "lost phone" in entry.description

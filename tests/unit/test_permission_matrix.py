@@ -17,7 +17,16 @@ OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
 STAFF = {**SIGNED_IN, "customer": FORBIDDEN}
-SUPERADMIN_ONLY = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
+MISSING = "missing"
+STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}  # sample id: no row
+SUPER = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
+SUPPORT = {**STAFF, "institution_admin": FORBIDDEN}  # superadmins and admins
+# Sample ids name no row, so roles that pass the access check get a 404 ("missing");
+# tests/unit/test_console_scoping.py covers real rows of one's own and of other
+# institutions. POSTs without a CSRF token get 400 ("ok": past the access check).
+MANAGERS = SUPPORT  # superadmin and admin
+MANAGERS_ROW = {**MANAGERS, "admin": MISSING, "superadmin": MISSING}
+SUPERADMIN_ONLY = {**MANAGERS, "admin": FORBIDDEN}
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -32,17 +41,86 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
-    # Backups: superadmins only; download and restore first ask for step-up (a redirect, "ok").
+    # identity and access (issue 4)
+    "auth.two_factor_challenge": {**ALL_OK, "anonymous": LOGIN},  # no pending sign-in: back to the password
+    "auth.two_factor_verify": ALL_OK,
+    "auth.two_factor_backup": ALL_OK,
+    "auth.passkey_login_options": ALL_OK,
+    "auth.passkey_login_verify": ALL_OK,
+    "auth.step_up_passkey_options": SIGNED_IN,
+    "auth.step_up_passkey_verify": SIGNED_IN,
+    "auth.passkey_register_options": SIGNED_IN,
+    "auth.passkey_register": SIGNED_IN,
+    "auth.passkey_new": SIGNED_IN,
+    "auth.passkey_remove": SIGNED_IN,
+    "auth.security": SIGNED_IN,
+    "auth.two_factor_required": SIGNED_IN,
+    "auth.totp_setup": SIGNED_IN,
+    "auth.totp_remove": SIGNED_IN,
+    "auth.backup_codes_new": SIGNED_IN,
+    "auth.backup_codes_regenerate": SIGNED_IN,
+    "auth.sessions": SIGNED_IN,
+    "auth.end_sessions": SIGNED_IN,
+    "auth.forgot_password": ALL_OK,
+    "auth.reset_password": ALL_OK,  # an unknown link answers 410 with an explanation
+    "auth.accept_invitation": ALL_OK,
+    "users.index": STAFF,
+    "users.new": STAFF,
+    "users.detail": STAFF_ROW,
+    "users.edit": STAFF_ROW,
+    "users.update": STAFF,  # refused for the missing CSRF token before the row is looked up
+    "users.deactivate": STAFF,
+    "users.reactivate": STAFF,
+    "users.resend_invitation": STAFF,
+    "users.revoke_invitation": STAFF,
+    "users.send_password_reset": STAFF,
+    "users.end_sessions": SUPER,
+    "users.reset_two_factor": SUPER,  # step-up first
+    "users.unlock_two_factor": SUPER,
+    "users.impersonate": SUPPORT,  # step-up first
+    "users.stop_impersonation": SIGNED_IN,
+    # operations console (issue 6)
+    "platform.institutions": STAFF,
+    "platform.institution_detail": STAFF_ROW,
+    "platform.institution_create": MANAGERS,
+    "platform.institution_edit": MANAGERS_ROW,
+    "platform.institution_update": MANAGERS,
+    "platform.institution_deactivate": MANAGERS,  # step-up first: the row is looked up after it
+    "platform.institution_reactivate": MANAGERS,
+    "platform.institution_admin_assign": MANAGERS,
+    "platform.institution_admin_remove": MANAGERS,
+    "platform.customers": STAFF,
+    "platform.customer_detail": STAFF_ROW,
+    "platform.customer_edit": STAFF_ROW,
+    "platform.customer_update": STAFF,
+    "platform.customer_import": STAFF,
+    "platform.customer_import_preview": STAFF_ROW,
+    "platform.customer_import_confirm": STAFF,
+    "platform.customer_import_discard": STAFF,
+    "platform.transactions": STAFF,
+    "platform.transaction_detail": STAFF_ROW,
+    "platform.transaction_decide": STAFF,
+    "platform.approvals": STAFF,
+    "platform.approval_detail": STAFF_ROW,
+    "platform.approval_decide": STAFF,
+    "platform.approvals_bulk_approve": STAFF,
+    "settings.index": SUPERADMIN_ONLY,
+    "settings.edit": SUPERADMIN_ONLY,
+    "settings.history": SUPERADMIN_ONLY,
+    # backups (issue 5): superadmins only; download and restore first ask for step-up (a redirect, "ok")
     "backups.index": SUPERADMIN_ONLY,
     "backups.create": SUPERADMIN_ONLY,
     "backups.verify": SUPERADMIN_ONLY,
     "backups.drill": SUPERADMIN_ONLY,
     "backups.download": SUPERADMIN_ONLY,
     "backups.restore": SUPERADMIN_ONLY,
-    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": "missing"},  # the sample job does not exist
+    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
 }
 
-SAMPLE_ARGS = {"filename": "css/app.css", "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
+SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
+               "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
+               "token": "not-a-real-token", "key": "maintenance_banner",
+               "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
 
 
 def outcome(response) -> str:
@@ -51,7 +129,7 @@ def outcome(response) -> str:
     if response.status_code == 403:
         return FORBIDDEN
     if response.status_code == 404:
-        return "missing"
+        return MISSING
     if response.status_code >= 500:
         return f"error {response.status_code}"
     return OK

@@ -1,0 +1,95 @@
+"""Support impersonation: a superadmin or admin sees the portal as a customer or an
+institution admin, for a stated reason and a limited time.
+
+Never an admin or superadmin, never nested, read-only unless changes were allowed at
+the start. Start and end are audited; while it lasts, every audit entry carries both
+the impersonated user (actor) and the impersonator. The request-side glue (session,
+banner, read-only guard) is in :mod:`app.users.impersonation_guard`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.audit import services as audit
+from app.audit.models import AuditAction
+from app.database import utcnow
+from app.extensions import db
+from app.security.actor import Actor
+from app.users.models import Impersonation, Role, User
+from app.users.services import UserError
+
+IMPERSONATORS = frozenset({Role.SUPERADMIN, Role.ADMIN})
+IMPERSONABLE = frozenset({Role.INSTITUTION_ADMIN, Role.CUSTOMER})
+MAX_REASON = 500
+
+
+class ImpersonationRefused(UserError):
+    """Impersonation may not start (wrong roles, nesting, inactive account, no reason)."""
+
+
+def can_impersonate(actor_user: User, target: User) -> bool:
+    """True when ``actor_user`` may start impersonating ``target`` (reason and step-up aside)."""
+    return (actor_user.role_enum in IMPERSONATORS and target.role_enum in IMPERSONABLE
+            and target.is_active and target.id != actor_user.id)
+
+
+def start(actor: Actor, actor_user: User, target: User, *, reason: str, allow_changes: bool,
+          limit_seconds: int, already_impersonating: bool) -> Impersonation:
+    """Record the start of an impersonation (audited IMPERSONATION_START) and return it.
+
+    Raises ImpersonationRefused.
+    """
+    if already_impersonating:
+        raise ImpersonationRefused("stop the current impersonation first: impersonations do not nest")
+    if actor_user.role_enum not in IMPERSONATORS:
+        raise ImpersonationRefused("only superadmins and admins may impersonate")
+    if target.role_enum not in IMPERSONABLE:
+        raise ImpersonationRefused("only institution admins and customers can be impersonated")
+    if not target.is_active or target.id == actor_user.id:
+        raise ImpersonationRefused("this account cannot be impersonated")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ImpersonationRefused("a reason is required")
+    now = utcnow()
+    record = Impersonation(impersonator_id=actor_user.id, impersonator_email=actor_user.email, target_id=target.id,
+                           reason=reason[:MAX_REASON], allow_changes=bool(allow_changes), started_at=now,
+                           expires_at=now + timedelta(seconds=int(limit_seconds)))
+    db.session.add(record)
+    db.session.flush()
+    mode = "changes allowed" if allow_changes else "read-only"
+    audit.log(actor, AuditAction.IMPERSONATION_START, resource=target,
+              description=f"{actor_user.email} started impersonating {target.email} ({mode}, "
+                          f"until {record.expires_at:%Y-%m-%d %H:%M:%S} UTC). Reason: {record.reason}",
+              changes={"impersonation": {"id": record.id, "allow_changes": record.allow_changes,
+                                         "reason": record.reason}})
+    return record
+
+
+END_REASONS = ("stopped", "time limit", "signed out", "account unavailable")
+
+
+def end(actor: Actor, record: Impersonation, reason: str) -> bool:
+    """Close an impersonation (audited IMPERSONATION_END); False when it had already ended."""
+    if record.ended_at is not None:
+        return False
+    record.ended_at = utcnow()
+    record.end_reason = reason if reason in END_REASONS else "stopped"
+    db.session.flush()
+    audit.log(actor, AuditAction.IMPERSONATION_END, resource=record.target,
+              description=f"{record.impersonator_email} stopped impersonating {record.target.email} "
+                          f"({record.end_reason})",
+              changes={"impersonation": {"id": record.id, "ended": record.end_reason}})
+    return True
+
+
+def find(record_id: int) -> Impersonation | None:
+    return db.session.get(Impersonation, record_id)
+
+
+def history_for(user: User, limit: int = 20) -> list[Impersonation]:
+    """The newest impersonations of ``user``: what their account page shows them."""
+    return list(db.session.scalars(select(Impersonation).where(Impersonation.target_id == user.id)
+                                   .order_by(Impersonation.started_at.desc(), Impersonation.id.desc()).limit(limit)))
