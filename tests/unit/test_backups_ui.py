@@ -207,3 +207,22 @@ def test_every_outcome_has_a_message(app, outcome, result, expected):
 
 def test_a_bad_page_cursor_is_a_bad_request(app, root):
     assert signed_in_client(app, root).get("/backups/?cursor=%%%").status_code == 400
+
+
+def test_the_dashboard_card_shows_the_age_of_the_newest_verified_backup(app, root):
+    from datetime import timedelta
+
+    from app.database import transaction, utcnow
+
+    client = signed_in_client(app, root)
+    card = re.compile(r'data-testid="status-newest_verified_backup">.*?</div>\s*</div>', re.S)
+    assert "No backup has passed verification yet." in card.search(client.get("/dashboard").get_data(as_text=True))[0]
+    backup_id = procedures.create_backup(ACTOR, drill=False).backup_id
+    fresh = card.search(client.get("/dashboard").get_data(as_text=True))[0]
+    assert f"Backup {backup_id}" in fresh and "status-ok" in client.get("/dashboard").get_data(as_text=True)
+    manifest = read_manifest(app, backup_id)
+    write_manifest(app, backup_id, {**manifest, "created_at": (utcnow() - timedelta(hours=30)).isoformat()})
+    with transaction():
+        catalogue.sync_catalogue()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Older than 26 hours" in card.search(page)[0] and "status-warning" in page
