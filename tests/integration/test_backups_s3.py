@@ -142,13 +142,16 @@ def test_backups_live_in_s3_with_multipart_uploads(app, s3):
         backup_id]
 
 
-class SlowProxy:
-    """A loopback TCP proxy: at most ``rate`` bytes per second each way (a slow link), and with
-    ``cut_after`` the link goes down for good once that many bytes went up (connections reset,
-    new ones refused)."""
+class FlakyLink:
+    """A loopback TCP proxy in front of the S3 server. At most ``rate`` bytes per second each way;
+    with ``cut_after`` the link goes down for good once that many bytes went up (connections
+    reset, new ones refused); with ``hold_completion`` the request that would complete a
+    multipart upload never arrives (``held`` is set), as when a process dies just before it."""
 
-    def __init__(self, target_port: int, rate: int, cut_after: int | None = None):
+    def __init__(self, target_port: int, rate: int, cut_after: int | None = None, hold_completion: bool = False):
         self.rate, self.target_port, self.cut_after = rate, target_port, cut_after
+        self.hold_completion = hold_completion
+        self.held = threading.Event()
         self.sent = 0
         self.lock = threading.Lock()
         self.sockets: list[socket.socket] = []
@@ -172,6 +175,10 @@ class SlowProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket, upwards: bool) -> None:
         try:
             while chunk := source.recv(65536):
+                if upwards and self.hold_completion and b"POST /" in chunk and b"uploadId=" in chunk:
+                    self.held.set()
+                    self.closed.wait()  # CompleteMultipartUpload: never delivered
+                    return
                 sink.sendall(chunk)
                 time.sleep(len(chunk) / self.rate)
                 if upwards and self.cut_after is not None:
@@ -198,7 +205,7 @@ class SlowProxy:
 
 
 def test_an_upload_interrupted_by_the_network_leaves_no_backup(app, s3, s3_endpoint):
-    proxy = SlowProxy(int(s3_endpoint.rsplit(":", 1)[1]), rate=50 * 1024 * 1024, cut_after=7 * 1024 * 1024)
+    proxy = FlakyLink(int(s3_endpoint.rsplit(":", 1)[1]), rate=50 * 1024 * 1024, cut_after=7 * 1024 * 1024)
     app.config["BACKUP_S3_ENDPOINT_URL"] = f"http://127.0.0.1:{proxy.port}"
     try:
         with pytest.raises(BackupFailed, match="S3 upload of .* failed"):
@@ -218,27 +225,23 @@ def test_an_upload_interrupted_by_the_network_leaves_no_backup(app, s3, s3_endpo
 
 
 def test_a_backup_killed_during_its_upload_never_appears_and_cleanup_aborts_the_upload(app, s3, s3_endpoint):
-    proxy = SlowProxy(int(s3_endpoint.rsplit(":", 1)[1]), rate=4 * 1024 * 1024)
+    proxy = FlakyLink(int(s3_endpoint.rsplit(":", 1)[1]), rate=50 * 1024 * 1024, hold_completion=True)
     env = cli_env(app, BACKUP_STORAGE="s3", BACKUP_S3_BUCKET=BUCKET, BACKUP_S3_PREFIX="site-a/backups/",
                   BACKUP_S3_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}", BACKUP_S3_REGION="us-east-1",
                   BACKUP_S3_PART_SIZE_MB=5, **CREDENTIALS)
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "backup", "create"], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:  # wait until at least one part has arrived, then kill the process
-            uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
-            if uploads and s3.list_parts(Bucket=BUCKET, Key=uploads[0]["Key"],
-                                         UploadId=uploads[0]["UploadId"]).get("Parts"):
-                break
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.05)
+        # Every part is up; the request that would complete the upload is held: kill the process now.
+        assert proxy.held.wait(timeout=180), process.communicate() if process.poll() is not None else "no upload"
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
     finally:
         proxy.close()
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
+    assert len(uploads) == 1
+    assert s3.list_parts(Bucket=BUCKET, Key=uploads[0]["Key"], UploadId=uploads[0]["UploadId"])["Parts"]
     assert keys(s3) == []  # no object: an unfinished multipart upload is invisible
-    assert len(s3.list_multipart_uploads(Bucket=BUCKET)["Uploads"]) == 1
     listed = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "backup", "list", "--json"], cwd=ROOT,
                             env={**env, "BACKUP_S3_ENDPOINT_URL": s3_endpoint}, capture_output=True, text=True,
                             timeout=60)
