@@ -214,12 +214,17 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
     """
     with backup_lock(_engine()):
         manifest = services.load_manifest(backup_id)
-        restoring.check_restorable(manifest)
         progress = Progress(report)
         try:
-            _verify_locked(actor, manifest, progress.span("verifying", 0, 10))
-        except VerificationFailed as exc:
-            raise RestoreRefused(f"backup {backup_id} fails verification: {exc}") from None
+            restoring.check_restorable(manifest)
+            try:
+                _verify_locked(actor, manifest, progress.span("verifying", 0, 10))
+            except VerificationFailed as exc:
+                raise RestoreRefused(f"backup {backup_id} fails verification: {exc}") from None
+        except RestoreRefused as exc:
+            _audit_backup(actor, AuditAction.SYSTEM_RESTORE, backup_id, f"Restore of backup {backup_id} refused: {exc}",
+                          failed=True)
+            raise
         with transaction():
             previous_head = audit.chain_head()
             audit.log(actor, AuditAction.SYSTEM_RESTORE, resource_type="backup", resource_id=backup_id,
@@ -228,7 +233,10 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
         try:
             safety = _create_locked(actor, "safety", None, progress, start=10, end=45).manifest
         except (BackupFailed, VerificationFailed) as exc:
-            raise RestoreRefused(f"the safety backup failed, so nothing was changed: {exc}") from None
+            refused = RestoreRefused(f"the safety backup failed, so nothing was changed: {exc}")
+            _audit_backup(actor, AuditAction.SYSTEM_RESTORE, backup_id, f"Restore of backup {backup_id} refused: "
+                          f"{refused}", failed=True)
+            raise refused from None
         db.session.remove()  # hold no connection (and no lock) while the tables are replaced
         try:
             restoring.replace_database(manifest, progress.span("restoring", 45, 90))

@@ -178,6 +178,8 @@ def test_restore_refuses_unverifiable_and_newer_backups(app):
         procedures.restore_backup(ACTOR, "../../etc/passwd")
     assert table_contents()["customers"] == contents["customers"]
     assert [b.kind for b in catalogue.all_backups()] == ["manual"]  # no safety backup was needed
+    refusals = [e for e in db.session.scalars(select(AuditLog).where(AuditLog.action == "SYSTEM_RESTORE"))]
+    assert len(refusals) == 3 and all(e.result == "failure" and "refused" in e.description for e in refusals)
 
 
 def test_a_failed_restore_rolls_back_to_the_safety_backup(app, monkeypatch):
