@@ -98,28 +98,33 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import audit, auth, dashboard, platform, settings, users
+    from app import audit, auth, backups, dashboard, platform, settings, users
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, audit):
+    for feature in (auth, dashboard, users, platform, settings, audit, backups):
         feature.init_app(app)
     app.register_blueprint(health_bp)
 
 
 def register_cli(app: Flask) -> None:
     from app.audit.cli import audit_cli
+    from app.backups.cli import backup_cli
+    from app.jobs.cli import jobs_cli
     from app.platform.cli import seed_demo
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(backup_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def _import_models() -> None:
     """Import every model module so that the metadata (and Alembic) sees all tables."""
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
+    from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

@@ -44,6 +44,7 @@ def app_config(tmp_path_factory) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.db'}",
         "EMBEDDED_DATABASE": True,
         "REDIS_URL": None,
+        "BACKUP_DIR": str(instance / "backups"),
     }
 
 

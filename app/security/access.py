@@ -32,6 +32,7 @@ class Permission(enum.StrEnum):
     MANAGE_SETTINGS = "settings.manage"  # the typed system settings
     VIEW_SYSTEM_STATUS = "system.status"  # security and health figures on the dashboard
     VIEW_AUDIT_LOG = "audit.view"  # the audit log (institution admins: their institution's entries)
+    MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

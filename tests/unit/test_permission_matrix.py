@@ -115,13 +115,21 @@ MATRIX: dict[str, dict[str, str]] = {
     "audit.resource_history": STAFF,
     "audit.actor_history": STAFF,
     "audit.export_entries": STAFF,
+    # backups (issue 5): superadmins only; download and restore first ask for step-up (a redirect, "ok")
+    "backups.index": SUPERADMIN_ONLY,
+    "backups.create": SUPERADMIN_ONLY,
+    "backups.verify": SUPERADMIN_ONLY,
+    "backups.drill": SUPERADMIN_ONLY,
+    "backups.download": SUPERADMIN_ONLY,
+    "backups.restore": SUPERADMIN_ONLY,
+    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
                "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
                "token": "not-a-real-token", "key": "maintenance_banner",
-               "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv"}
-
+               "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
+               "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
 
 def outcome(response) -> str:
     if response.status_code in (301, 302, 303) and response.headers["Location"].startswith("/login"):
