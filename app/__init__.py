@@ -102,11 +102,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, auth, dashboard, platform, settings, users
+    from app import api, audit, auth, backups, dashboard, platform, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, api):
+    for feature in (auth, dashboard, users, platform, settings, audit, backups, api):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -114,12 +114,16 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.audit.cli import audit_cli
+    from app.backups.cli import backup_cli
+    from app.jobs.cli import jobs_cli
     from app.platform.cli import seed_demo
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(backup_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def _import_models() -> None:
@@ -127,7 +131,7 @@ def _import_models() -> None:
     from app.api import models as _api  # noqa: F401
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
-    from app.dashboard import models as _dashboard  # noqa: F401
+    from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

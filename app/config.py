@@ -8,6 +8,7 @@ or debug mode stops start-up with one line naming the problem (:class:`ConfigErr
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Mapping
@@ -119,6 +120,12 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
                 instance_path, "encryption_key", lambda: Fernet.generate_key().decode()
             )
     _check_encryption_keys(encryption_key)
+    backup_keys = [k.strip() for k in env.get("BACKUP_ENCRYPTION_KEY", "").split(",") if k.strip()]
+    _check_backup_keys(backup_keys)
+
+    jobs_backend = _choice(env, "JOBS_BACKEND", ("rq", "thread"), "rq" if redis_url else "thread")
+    if jobs_backend == "rq" and not redis_url:
+        raise ConfigError("JOBS_BACKEND=rq needs REDIS_URL")
 
     embedded = not database_url
     if embedded:
@@ -168,7 +175,12 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "RATELIMIT_HEADERS_ENABLED": True,
         # While the limiter's Redis does not answer, try it again after this many seconds.
         "RATELIMIT_RETRY_SECONDS": _int(env, "RATELIMIT_RETRY_SECONDS", 5, minimum=1),
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # The portal's own log records from this level (the per-request line is always written).
+        "LOG_LEVEL": env.get("LOG_LEVEL", "WARNING").upper(),
+        # Background jobs: RQ on Redis when it is configured, else a thread in this process.
+        "JOBS_BACKEND": jobs_backend,
+        "JOBS_QUEUE": env.get("JOBS_QUEUE", "saintara").strip() or "saintara",
+        **_backup_settings(env, instance_path, backup_keys),
         **_observability_settings(env, app_env),
         # Links in e-mails (invitations, password resets) and the WebAuthn origin. Set it in
         # production: without it links use the host the request named.
@@ -251,6 +263,67 @@ def _mail_settings(env: Mapping[str, str]) -> dict:
         "SMTP_STARTTLS": False if use_ssl else _flag(env.get("SMTP_STARTTLS"), default=True),
         "SMTP_TIMEOUT": _int(env, "SMTP_TIMEOUT", 10, minimum=1),
     }
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _backup_settings(env: Mapping[str, str], instance_path: Path, keys: list[str]) -> dict:
+    """Where backups go and how they are written (docs/BACKUP_RECOVERY.md lists every variable)."""
+    bucket = env.get("BACKUP_S3_BUCKET", "").strip()
+    storage = _choice(env, "BACKUP_STORAGE", ("local", "s3"), "s3" if bucket else "local")
+    if storage == "s3" and not bucket:
+        raise ConfigError("BACKUP_S3_BUCKET is not set (required when BACKUP_STORAGE=s3)")
+    return {
+        "BACKUP_DIR": str(Path(env.get("BACKUP_DIR", "").strip() or instance_path / "backups")),
+        "BACKUP_STORAGE": storage,
+        "BACKUP_COMPRESSION": _choice(env, "BACKUP_COMPRESSION", ("zstd", "gzip"), "zstd"),
+        "BACKUP_ZSTD_LEVEL": _int(env, "BACKUP_ZSTD_LEVEL", 3, minimum=1),
+        "BACKUP_ZSTD_THREADS": _int(env, "BACKUP_ZSTD_THREADS", 0),  # 0: one per CPU
+        "BACKUP_ENCRYPTION_KEYS": keys,
+        "BACKUP_PG_BIN_DIR": env.get("BACKUP_PG_BIN_DIR", "").strip() or None,
+        "BACKUP_S3_BUCKET": bucket or None,
+        "BACKUP_S3_PREFIX": _prefix(env.get("BACKUP_S3_PREFIX", "saintara/backups")),
+        "BACKUP_S3_ENDPOINT_URL": env.get("BACKUP_S3_ENDPOINT_URL", "").strip() or None,
+        "BACKUP_S3_REGION": env.get("BACKUP_S3_REGION", "").strip() or None,
+        "BACKUP_S3_PART_SIZE_MB": _int(env, "BACKUP_S3_PART_SIZE_MB", 64, minimum=5),
+    }
+
+
+def _prefix(value: str) -> str:
+    value = value.strip().strip("/")
+    return value + "/" if value else ""
+
+
+BACKUP_KEY_HELP = (
+    "make one with: python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+)
+
+
+def decode_backup_key(value: str) -> bytes:
+    """The 32 raw bytes of a backup encryption key (URL-safe base64); raises ValueError."""
+    try:
+        raw = base64.urlsafe_b64decode(value.strip().encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise ValueError("not base64") from None
+    if len(raw) != 32:
+        raise ValueError("not 32 bytes")
+    return raw
+
+
+def _check_backup_keys(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            decode_backup_key(key)
+        except ValueError:
+            raise ConfigError(
+                "BACKUP_ENCRYPTION_KEY must be one or more comma-separated keys of 32 random bytes in "
+                "URL-safe base64 (" + BACKUP_KEY_HELP + ")"
+            ) from None
 
 
 def _check_encryption_keys(value: str) -> None:

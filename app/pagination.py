@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -83,15 +83,32 @@ class Keyset:
 
         Raises :class:`InvalidCursor` for a cursor that was not made by this ordering.
         """
+
+        def fetch(beyond, start, order, limit):
+            bounded = query if start is None else query.where(beyond(start))
+            return list(db.session.scalars(bounded.order_by(*order).limit(limit)))
+
+        return self.page_with(fetch, cursor=cursor, direction=direction, size=size)
+
+    def page_with(self, fetch: Callable[..., list], *, cursor: str | None = None, direction: str = "next",
+                  size: int = DEFAULT_PAGE_SIZE) -> Page:
+        """Like :meth:`page`, for queries that need more than one ``WHERE`` (unions, search).
+
+        ``fetch(beyond, start, order, limit)`` returns up to ``limit`` rows in ``order``
+        whose key lies beyond ``start`` (the cursor's values, None on the first page);
+        ``beyond(values)`` is the SQL condition "key lies beyond these values".
+        """
         size = max(1, min(int(size), MAX_PAGE_SIZE))
         key = tuple_(*self.columns)
         forward = direction != "prev"
         toward_end = forward == self.descending  # True when walking towards smaller keys
-        if cursor:
-            values = decode_cursor(cursor, len(self.columns))
-            query = query.where(key < tuple_(*values) if toward_end else key > tuple_(*values))
+
+        def beyond(values):
+            return key < tuple_(*values) if toward_end else key > tuple_(*values)
+
+        start = decode_cursor(cursor, len(self.columns)) if cursor else None
         order = [c.desc() if toward_end else c.asc() for c in self.columns]
-        rows = list(db.session.scalars(query.order_by(*order).limit(size + 1)))
+        rows = fetch(beyond, start, order, size + 1)
         more = len(rows) > size
         rows = rows[:size]
         if not forward:

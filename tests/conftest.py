@@ -44,6 +44,7 @@ def app_config(tmp_path_factory) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.db'}",
         "EMBEDDED_DATABASE": True,
         "REDIS_URL": None,
+        "BACKUP_DIR": str(instance / "backups"),
     }
 
 
@@ -414,6 +415,22 @@ def step_up():
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     return do
+
+
+@pytest.fixture
+def write_audit(db):
+    """``write_audit(action="USER_UPDATE", actor=None, **fields)``: one entry through the audit
+    service, committed; returns it. ``actor`` defaults to a staff member with a request."""
+    from app.audit import services as audit
+
+    def factory(action: str = "USER_UPDATE", *, actor: Actor | None = None, **fields):
+        actor = actor or Actor(user_id=900, email="staff@example.com", role="admin", ip="10.0.0.9",
+                               user_agent="pytest", request_id=f"req-{next(_counter):08d}")
+        entry = audit.log(actor, action, **fields)
+        db.session.commit()
+        return entry
+
+    return factory
 
 
 # --- Platform services (issue 7) -------------------------------------------------------

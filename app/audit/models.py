@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from app.database import UTCDateTime
 from app.extensions import db
@@ -38,6 +40,10 @@ class AuditAction(enum.StrEnum):
     APPROVAL_REJECT = "APPROVAL_REJECT"
     SYSTEM_BACKUP = "SYSTEM_BACKUP"
     SYSTEM_RESTORE = "SYSTEM_RESTORE"
+    BACKUP_VERIFY = "BACKUP_VERIFY"
+    BACKUP_DRILL = "BACKUP_DRILL"
+    BACKUP_DELETE = "BACKUP_DELETE"
+    BACKUP_DOWNLOAD = "BACKUP_DOWNLOAD"
     SETTINGS_UPDATE = "SETTINGS_UPDATE"
     DEMO_DATA_LOAD = "DEMO_DATA_LOAD"
     # Identity and access (issue 4)
@@ -65,6 +71,9 @@ class AuditAction(enum.StrEnum):
     IMPERSONATION_REFUSED = "IMPERSONATION_REFUSED"
     # Operations console (issue 6)
     INSTITUTION_ADMIN_REMOVE = "INSTITUTION_ADMIN_REMOVE"
+    AUDIT_EXPORT = "AUDIT_EXPORT"
+    AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"
+    AUDIT_PURGE = "AUDIT_PURGE"
     # Platform services (issue 7)
     API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
     API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
@@ -76,9 +85,52 @@ class AuditResult(enum.StrEnum):
 
 
 GENESIS_HASH = "0" * 64
+# SQL that reads a timestamp as the chain hashes it (UTC, microseconds, "Z"; SQLite stores
+# "YYYY-MM-DD HH:MM:SS.ffffff" in UTC already) and ``changes`` as its stored text.
+TIMESTAMP_TEXT_SQL = {
+    "postgresql": """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "sqlite": "replace(created_at, ' ', 'T') || 'Z'",
+}
+CHANGES_TEXT_SQL = {"postgresql": "changes::text", "sqlite": "changes"}
+
+
+def canonical_json(value) -> str:
+    """The one spelling of a JSON value that the chain hashes: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class CanonicalJSON(TypeDecorator):
+    """A JSON column whose stored text is :func:`canonical_json` (SQL NULL for None).
+
+    Verification can then hash the stored text as it is, without parsing and
+    re-encoding the JSON of every entry.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        def process(value):
+            return None if value is None else canonical_json(value)
+
+        return process
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# What the free-text search looks in, written the way PostgreSQL prints it back, so the
+# trigram index (PostgreSQL only, created by migration 0002) and the models compare equal.
+SEARCH_EXPRESSION = (
+    "((((description || ' '::text) || actor_email::text) || ' '::text) "
+    "|| COALESCE(resource_repr, ''::character varying)::text)"
+)
+
+
+def _search_index() -> Index:
+    expression = text(SEARCH_EXPRESSION)
+    expression.key = "search_text"  # lets postgresql_ops name the operator class of the expression
+    return Index("ix_audit_logs_search", expression, postgresql_using="gin",
+                 postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 class AuditLog(db.Model):
@@ -89,14 +141,27 @@ class AuditLog(db.Model):
     """
 
     __tablename__ = "audit_logs"
+    # Lists are newest first by (created_at, id); every filter has an index that ends in
+    # those two columns, so a page is one short index range scan at any depth.
     __table_args__ = (
         CheckConstraint("result IN ('success', 'failure')", name="result_valid"),
-        Index("ix_audit_logs_created_at", "created_at"),
-        Index("ix_audit_logs_actor_id_id", "actor_id", "id"),
-        Index("ix_audit_logs_action_id", "action", "id"),
-        Index("ix_audit_logs_resource", "resource_type", "resource_id", "id"),
-        Index("ix_audit_logs_institution_id_id", "institution_id", "id"),
+        Index("ix_audit_logs_created_at_id", "created_at", "id"),
+        Index("ix_audit_logs_actor_id", "actor_id", "created_at", "id"),
+        Index("ix_audit_logs_actor_email", "actor_email", "created_at", "id"),
+        Index("ix_audit_logs_action", "action", "created_at", "id"),
+        Index("ix_audit_logs_resource", "resource_type", "resource_id", "created_at", "id"),
+        Index("ix_audit_logs_institution", "institution_id", "created_at", "id"),
+        Index("ix_audit_logs_ip", "ip", "created_at", "id"),
         Index("ix_audit_logs_request_id", "request_id"),
+        Index("ix_audit_logs_impersonator", "impersonator_id", "created_at", "id",
+              postgresql_where=text("impersonator_id IS NOT NULL"),
+              sqlite_where=text("impersonator_id IS NOT NULL")),
+        Index("ix_audit_logs_impersonated", "created_at", "id",
+              postgresql_where=text("impersonator_id IS NOT NULL"),
+              sqlite_where=text("impersonator_id IS NOT NULL")),
+        Index("ix_audit_logs_failures", "created_at", "id",
+              postgresql_where=text("result = 'failure'"), sqlite_where=text("result = 'failure'")),
+        _search_index(),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
@@ -111,7 +176,7 @@ class AuditLog(db.Model):
     resource_repr: Mapped[str | None] = mapped_column(String(300))
     institution_id: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
-    changes: Mapped[dict | None] = mapped_column(JSON)
+    changes: Mapped[dict | None] = mapped_column(CanonicalJSON())
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     request_id: Mapped[str | None] = mapped_column(String(64))
@@ -121,3 +186,22 @@ class AuditLog(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditLog {self.id} {self.action} {self.resource_type}:{self.resource_id}>"
+
+
+class AuditVerification(db.Model):
+    """One run of the chain verification: when, what it found, up to which entry."""
+
+    __tablename__ = "audit_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+    checked: Mapped[int] = mapped_column(BigInteger)
+    head_id: Mapped[int | None] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    break_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    break_kind: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(64))

@@ -9,22 +9,28 @@ makes concurrent writers take turns at the chain head, so the chain never forks.
 from __future__ import annotations
 
 import enum
+import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import event, insert, inspect, select, text
 
-from app.audit.chain import HASHED_FIELDS, ChainReport, hash_of, walk
-from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult
+from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of
+from app.audit.escaping import one_line
+from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor, actor_from_request
 
 _PENDING = "audit_pending"
 _RETAINED = "audit_retained_failures"
+_WRITTEN = "audit_written"
+_STORED = (*HASHED_FIELDS, "prev_hash", "hash")
+trail = logging.getLogger("app.audit.trail")
 # Any 64-bit constant works; this one spells "audit chain" in the lock table.
 CHAIN_LOCK_KEY = 0x5A1A_0A0D_17C4_A1
 MASK = "********"
@@ -160,26 +166,74 @@ def pending_entries(session=None) -> list[AuditLog]:
     return list((session or db.session).info.get(_PENDING, ()))
 
 
+def lock_chain(session=None) -> None:
+    """Take the chain head for the rest of this transaction (PostgreSQL; SQLite writers already take turns)."""
+    session = session or db.session
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until this transaction ends: writers take turns at the chain head. The lock
+        # is re-entrant, so a caller may take it before the commit takes it again.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+
 def _write_pending(session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     if session.get_bind().dialect.name == "postgresql":
-        # Held until this transaction ends: writers take turns at the chain head.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        _append_on_postgresql(session, pending)
+    else:
+        _append(session, pending)
+    if trail.isEnabledFor(logging.INFO):
+        session.info.setdefault(_WRITTEN, []).extend(_trail_line(entry) for entry in pending)
+
+
+def _append_on_postgresql(session, pending: list[AuditLog]) -> None:
+    """Lock, read the head, hash and insert in one round trip (``audit_append``, migration 0002)."""
+    items = []
+    for entry in pending:
+        values = [getattr(entry, name) for name in HASHED_FIELDS]
+        item = {name: value for name, value in zip(HASHED_FIELDS, values, strict=True)}
+        item["created_at"] = entry.created_at.isoformat()
+        item["changes"] = None if entry.changes is None else canonical_json(entry.changes)
+        item["payload"] = encode_fields(values)
+        items.append(item)
+    rows = session.execute(text("SELECT * FROM audit_append(:key, CAST(:entries AS jsonb))"),
+                           {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)}).all()
+    for entry, (entry_id, prev_hash, digest) in zip(pending, rows, strict=True):
+        entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest  # plain objects, outside the session
+
+
+def _append(session, pending: list[AuditLog]) -> None:
     # SQLite needs no lock: a transaction whose snapshot is stale cannot write there.
-    prev = session.execute(
-        select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
-    ).scalar() or GENESIS_HASH
+    prev = session.execute(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).scalar() or GENESIS_HASH
+    rows = []
     for entry in pending:
         entry.prev_hash = prev
         entry.hash = prev = hash_of(entry, prev)
-        session.add(entry)
+        rows.append({name: getattr(entry, name) for name in _STORED})
+    # One multi-row INSERT .. RETURNING, not the unit of work: this runs for every audited change.
+    ids = session.execute(insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), rows).scalars()
+    for entry, entry_id in zip(pending, ids, strict=True):
+        entry.id = entry_id  # the entry stays a plain object, outside the session
+
+
+def _trail_line(entry: AuditLog) -> str:
+    """One line for the server log; stored values can never break it (CR/LF are escaped)."""
+    return (f"audit entry {entry.id} {entry.action} {entry.result} actor={one_line(entry.actor_email)} "
+            f"resource={one_line(entry.resource_type or '-')}:{one_line(entry.resource_id or '-')} "
+            f"request={entry.request_id or '-'}: {one_line(entry.description[:300])}")
+
+
+def _log_written(session) -> None:
+    """Mirror committed entries to the server log (for log shippers and SIEMs)."""
+    for line in session.info.pop(_WRITTEN, ()):
+        trail.info("%s", line)
 
 
 def _discard_pending(session, transaction) -> None:
     if transaction.parent is not None:
         return
+    session.info.pop(_WRITTEN, None)  # rolled back (after a commit, already logged and gone)
     discarded = session.info.pop(_PENDING, None)
     if discarded:
         # A refused attempt is recorded even though its transaction rolls back: it
@@ -209,6 +263,7 @@ def install_session_hooks() -> None:
     if not event.contains(FlaskSession, "before_commit", _write_pending):
         event.listen(FlaskSession, "before_commit", _write_pending)
         event.listen(FlaskSession, "after_transaction_end", _discard_pending)
+        event.listen(FlaskSession, "after_commit", _log_written)
 
 
 def chain_head() -> tuple[int | None, str]:
@@ -219,21 +274,11 @@ def chain_head() -> tuple[int | None, str]:
     return (row.id, row.hash) if row else (None, GENESIS_HASH)
 
 
-def verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Walk the whole chain in id order; the report names the first broken entry."""
-    columns = [AuditLog.id, AuditLog.prev_hash, AuditLog.hash] + [
-        getattr(AuditLog, name) for name in HASHED_FIELDS
-    ]
+def verify_chain(batch_size: int = 5000, **options) -> ChainReport:
+    """Walk the whole chain in id order; the report names the first broken entry.
 
-    def rows():
-        last_id = 0
-        while True:
-            chunk = db.session.execute(
-                select(*columns).where(AuditLog.id > last_id).order_by(AuditLog.id).limit(batch_size)
-            ).all()
-            if not chunk:
-                return
-            yield from chunk
-            last_id = chunk[-1][0]
+    See :func:`app.audit.integrity.verify_chain` for the options (external anchors).
+    """
+    from app.audit import integrity  # integrity builds on this module
 
-    return walk(rows())
+    return integrity.verify_chain(batch_size, **options)

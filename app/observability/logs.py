@@ -140,5 +140,9 @@ def init_app(app: Flask) -> None:
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    # Libraries speak up from WARNING; the portal's own modules from LOG_LEVEL (default WARNING);
+    # the request line (saintara.request, INFO) is always written.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("app").setLevel(app.config.get("LOG_LEVEL", "WARNING"))
+    logging.getLogger("saintara").setLevel(logging.INFO)
     app.config["LOGGING_CONFIGURED"] = True

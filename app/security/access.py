@@ -31,6 +31,8 @@ class Permission(enum.StrEnum):
     DECIDE = "decisions.make"  # approve or reject transactions and approval requests (within one's scope)
     MANAGE_SETTINGS = "settings.manage"  # the typed system settings
     VIEW_SYSTEM_STATUS = "system.status"  # security and health figures on the dashboard
+    VIEW_AUDIT_LOG = "audit.view"  # the audit log (institution admins: their institution's entries)
+    MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
     MANAGE_API_TOKENS = "api_tokens.manage"  # other people's API tokens: make one for them, revoke
 
 
@@ -38,10 +40,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERADMIN: frozenset(Permission),
     Role.ADMIN: frozenset({
         Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS, Permission.MANAGE_USERS, Permission.IMPERSONATE,
-        Permission.MANAGE_INSTITUTIONS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE,
+        Permission.MANAGE_INSTITUTIONS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE, Permission.VIEW_AUDIT_LOG,
     }),
     Role.INSTITUTION_ADMIN: frozenset({
         Permission.VIEW_PORTAL, Permission.MANAGE_USERS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE,
+        Permission.VIEW_AUDIT_LOG,  # their institution's entries only
     }),
     Role.CUSTOMER: frozenset(),
 }

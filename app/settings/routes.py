@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 HISTORY = ListDefinition(
     filters=[ChoiceFilter("key", _l("Setting"), tuple((s.key, s.label) for s in SETTINGS))],
-    sorts=[SortOption("id", _l("When"), (AuditLog.id,))],
+    sorts=[SortOption("id", _l("When"), (AuditLog.created_at, AuditLog.id))],
     default_sort="id",
     csv_columns=[CsvColumn("when", lambda e: e.created_at), CsvColumn("who", lambda e: e.actor_email),
                  CsvColumn("setting", lambda e: e.resource_id),

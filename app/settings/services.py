@@ -186,7 +186,8 @@ def history_query(key: str | None = None):
 
 def recent_changes(key: str, limit: int = 10) -> list[AuditLog]:
     """The newest recorded changes of one setting."""
-    return list(db.session.scalars(history_query(key).order_by(AuditLog.id.desc()).limit(limit)))
+    newest = (AuditLog.created_at.desc(), AuditLog.id.desc())
+    return list(db.session.scalars(history_query(key).order_by(*newest).limit(limit)))
 
 
 def changed_by(user_id: int | None):

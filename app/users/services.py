@@ -331,14 +331,14 @@ def recent_audit_entries(user: User, limit: int = 20) -> list:
     """The newest audit entries about ``user`` or made by them (for the user detail page)."""
     from app.audit.models import AuditLog
 
+    newest = (AuditLog.created_at.desc(), AuditLog.id.desc())  # what the (x, created_at, id) indexes serve
     about = (select(AuditLog.id).where(AuditLog.resource_type == "user", AuditLog.resource_id == str(user.id))
-             .order_by(AuditLog.id.desc()).limit(limit))
-    by = select(AuditLog.id).where(AuditLog.actor_id == user.id).order_by(AuditLog.id.desc()).limit(limit)
+             .order_by(*newest).limit(limit))
+    by = select(AuditLog.id).where(AuditLog.actor_id == user.id).order_by(*newest).limit(limit)
     ids = set(db.session.scalars(about)) | set(db.session.scalars(by))
     if not ids:
         return []
-    return list(db.session.scalars(select(AuditLog).where(AuditLog.id.in_(ids))
-                                   .order_by(AuditLog.id.desc()).limit(limit)))
+    return list(db.session.scalars(select(AuditLog).where(AuditLog.id.in_(ids)).order_by(*newest).limit(limit)))
 
 
 def institution_choices() -> list[tuple[int, str]]:

@@ -3,7 +3,7 @@ invitation and password-reset links, support impersonations, and the two-factor
 bookkeeping columns of users.
 
 Revision ID: 0003_identity
-Revises: 0001_initial
+Revises: 0002_audit_log
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0003_identity'
-down_revision = '0001_initial'
+down_revision = '0002_audit_log'
 branch_labels = None
 depends_on = None
 

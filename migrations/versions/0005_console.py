@@ -49,9 +49,6 @@ def upgrade():
     with op.batch_alter_table('approvals', schema=None) as batch_op:
         batch_op.create_index('ix_approvals_decided_at', ['decided_at'], unique=False)
 
-    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_logs_action_created_at', ['action', 'created_at'], unique=False)
-
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index('ix_customers_full_name_id', ['full_name', 'id'], unique=False)
 
@@ -72,9 +69,6 @@ def downgrade():
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index('ix_customers_full_name_id')
-
-    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_logs_action_created_at')
 
     with op.batch_alter_table('approvals', schema=None) as batch_op:
         batch_op.drop_index('ix_approvals_decided_at')

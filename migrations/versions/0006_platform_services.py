@@ -1,7 +1,7 @@
 """Platform services: personal API tokens (stored as SHA-256 hashes).
 
 Revision ID: 0006_platform_services
-Revises: 0005_console
+Revises: 0004_backups
 Create Date: 2026-11-26
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_platform_services'
-down_revision = "0005_console"
+down_revision = "0004_backups"
 branch_labels = None
 depends_on = None
 

@@ -68,9 +68,11 @@ def pg_url():
 
 @pytest.fixture(scope="session")
 def app_config(tmp_path_factory, pg_url, redis_url) -> dict:
+    instance = tmp_path_factory.mktemp("instance-pg")
     return {
         **TEST_CONFIG,
-        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance-pg")),
+        "INSTANCE_PATH": str(instance),
+        "BACKUP_DIR": str(instance / "backups"),
         "SQLALCHEMY_DATABASE_URI": pg_url,
         "EMBEDDED_DATABASE": False,
         "REDIS_URL": redis_url,

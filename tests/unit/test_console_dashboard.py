@@ -39,7 +39,8 @@ def test_counts_charts_and_security_cards_for_a_superadmin(db, make_user, make_t
     assert '<rect class="chart-bar chart-bar-rejected"' in page and "style=" not in page
     for name in status.CARDS:
         assert f'data-testid="status-{name}"' in page
-    assert page.count("Not available") == 2 and "Shown once backups is installed." in page
+    assert page.count("Not available") == 0  # every card's feature is installed
+    assert "No backup has passed verification yet." in page  # the backups feature's card (issue 5)
 
 
 def test_institution_admin_sees_only_their_institution_and_no_security_cards(db, make_user, make_transaction,
@@ -180,3 +181,25 @@ def test_two_factor_card_counts_users_who_must_but_do_not(db, make_user, staff):
     card = card[:card.index("</div>\n  </div>")] if "</div>\n  </div>" in card else card[:800]
     assert "status-warning" in page
     assert re.search(r">\s*1\s*<", card) and "of 3 users whose role requires it" in card
+
+
+def test_audit_chain_card_reads_the_last_verification(db, runner, make_user, staff, write_audit):
+    from sqlalchemy import text
+
+    viewer = staff(make_user(Role.SUPERADMIN, with_2fa=True))
+
+    def card():
+        page = viewer.client.get("/dashboard").get_data(as_text=True)
+        start = page.index('data-testid="status-audit_chain"')
+        return page[start - 120:start + 600]
+
+    assert "Never verified" in card() and "status-warning" in card()
+    write_audit("USER_UPDATE", description="first")
+    write_audit("USER_UPDATE", description="second")
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    assert "Verified" in card() and "status-ok" in card()
+    first = db.session.execute(text("SELECT min(id) FROM audit_logs")).scalar()
+    db.session.execute(text("UPDATE audit_logs SET description = 'forged' WHERE id = :id"), {"id": first})
+    db.session.commit()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 1
+    assert "Broken" in card() and "status-danger" in card()

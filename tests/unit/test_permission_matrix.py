@@ -109,6 +109,22 @@ MATRIX: dict[str, dict[str, str]] = {
     "settings.index": SUPERADMIN_ONLY,
     "settings.edit": SUPERADMIN_ONLY,
     "settings.history": SUPERADMIN_ONLY,
+    # Audit log. Entry 1 is the audit entry of the probing user's own creation (each test
+    # starts from an empty, rolled-back table), so it is visible to every staff role;
+    # tests/unit/test_audit_pages.py covers other institutions' entries by id.
+    "audit.index": STAFF,
+    "audit.detail": STAFF,
+    "audit.resource_history": STAFF,
+    "audit.actor_history": STAFF,
+    "audit.export_entries": STAFF,
+    # backups (issue 5): superadmins only; download and restore first ask for step-up (a redirect, "ok")
+    "backups.index": SUPERADMIN_ONLY,
+    "backups.create": SUPERADMIN_ONLY,
+    "backups.verify": SUPERADMIN_ONLY,
+    "backups.drill": SUPERADMIN_ONLY,
+    "backups.download": SUPERADMIN_ONLY,
+    "backups.restore": SUPERADMIN_ONLY,
+    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
     # platform services (issue 7): the API answers 401 to every session, whatever its role
     "metrics.scrape": BEARER,
     "api.openapi_document": ALL_OK,
@@ -136,7 +152,9 @@ MATRIX: dict[str, dict[str, str]] = {
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
                "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
-               "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654}
+               "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
+               "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
+               "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
 
 
 def outcome(response) -> str:

@@ -66,7 +66,7 @@ def history(resource_type: str, resource_id: int | str, limit: int = 20) -> list
     return list(db.session.scalars(
         select(AuditLog)
         .where(AuditLog.resource_type == resource_type, AuditLog.resource_id == str(resource_id))
-        .order_by(AuditLog.id.desc()).limit(limit)))
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)))
 
 
 def last_change(resource_type: str, resource_id: int | str) -> LastChange | None:
@@ -75,7 +75,7 @@ def last_change(resource_type: str, resource_id: int | str) -> LastChange | None
         select(AuditLog.actor_email, AuditLog.created_at)
         .where(AuditLog.resource_type == resource_type, AuditLog.resource_id == str(resource_id),
                AuditLog.result == "success")
-        .order_by(AuditLog.id.desc()).limit(1)).first()
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(1)).first()
     return LastChange(row.actor_email, row.created_at) if row else None
 
 

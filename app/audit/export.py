@@ -1,0 +1,120 @@
+"""Exports of the audit log (the current filter) as CSV or JSON Lines, streamed.
+
+Rows come from one server-side cursor (``yield_per``) and leave as text in chunks, so
+memory stays flat however many entries match. Every record is exactly one line: line
+breaks inside stored values are escaped. CSV cells that a spreadsheet would read as a
+formula are prefixed with an apostrophe. JSON Lines keeps every value exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine, Select, literal_column, select
+
+from app.audit import services as audit
+from app.audit.escaping import csv_cell, json_line
+from app.audit.filters import AuditFilter
+from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog
+from app.audit.queries import criteria
+from app.extensions import db
+from app.security.actor import Actor
+
+FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+COLUMNS = (
+    "id", "created_at", "actor_id", "actor_email", "impersonator_id", "impersonator_email", "action", "result",
+    "resource_type", "resource_id", "resource_repr", "institution_id", "description", "changes", "ip",
+    "user_agent", "request_id", "prev_hash", "hash",
+)
+ROWS_PER_CHUNK = 500
+
+
+def export_query(f: AuditFilter, scope: int | None) -> Select:
+    """Matching entries, newest first, as rows of COLUMNS: the timestamp already as text and
+    ``changes`` as its stored JSON text (no per-row conversion in Python)."""
+    dialect = db.session.get_bind().dialect.name
+    raw = {"created_at": TIMESTAMP_TEXT_SQL[dialect], "changes": CHANGES_TEXT_SQL[dialect]}
+    columns = [literal_column(raw[name]).label(name) if name in raw else getattr(AuditLog, name)
+               for name in COLUMNS]
+    crit = criteria(f, scope)
+    return (select(*columns).where(*crit.where())
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
+
+
+def stream_rows(query: Select, bind: Engine | Connection, *, yield_per: int = 1000) -> Iterator:
+    """Execute ``query`` on a connection of its own and yield its rows from a server-side cursor.
+
+    The rows are read while the response is being sent, after the request's own
+    transaction has ended; no application context is needed meanwhile.
+    """
+    query = query.execution_options(yield_per=yield_per)
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            yield from connection.execute(query)
+    else:  # a session bound to one connection (tests): read through it
+        yield from bind.execute(query)
+
+
+# Columns whose values the portal makes (numbers, times, hashes, fixed words): no formula risk.
+_SAFE = frozenset({"id", "created_at", "actor_id", "impersonator_id", "action", "result", "institution_id",
+                   "prev_hash", "hash"})
+_CHECKED = [name not in _SAFE for name in COLUMNS]
+_CHANGES = COLUMNS.index("changes")
+_SENTINEL = "\x00changes\x00"
+_SENTINEL_JSON = json.dumps(_SENTINEL)
+
+
+def csv_chunks(rows) -> Iterator[str]:
+    """A header line, then one line per row, in chunks of text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for count, row in enumerate(rows, 1):
+        # "changes" is JSON text: csv_cell escapes the Unicode line separators it may hold (as JSON
+        # escapes, so it stays valid JSON), and it starts with "{" (never a formula).
+        writer.writerow([csv_cell(value) if checked else value for value, checked in zip(row, _CHECKED, strict=True)])
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _jsonl_line(row) -> str:
+    record = dict(zip(COLUMNS, row, strict=True))
+    changes = record["changes"]
+    if changes is None:
+        return json_line(json.dumps(record, ensure_ascii=False))
+    record["changes"] = _SENTINEL  # the stored JSON text goes in as it is, not as a string
+    return json_line(json.dumps(record, ensure_ascii=False).replace(_SENTINEL_JSON, changes, 1))
+
+
+def jsonl_chunks(rows) -> Iterator[str]:
+    """One JSON object per line, in chunks of text."""
+    lines = []
+    for row in rows:
+        lines.append(_jsonl_line(row))
+        if len(lines) == ROWS_PER_CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines = []
+    if lines:
+        yield "\n".join(lines) + "\n"
+
+
+def chunks(fmt: str, rows) -> Iterator[str]:
+    """The export of ``rows`` in format ``fmt`` ("csv" or "jsonl")."""
+    return csv_chunks(rows) if fmt == "csv" else jsonl_chunks(rows)
+
+
+def stream(fmt: str, f: AuditFilter, scope: int | None) -> Iterator[str]:
+    """The export of the filter's entries, to be iterated while the response is sent."""
+    return chunks(fmt, stream_rows(export_query(f, scope), db.session.get_bind()))
+
+
+def record_export(actor: Actor, fmt: str, f: AuditFilter, scope: int | None) -> None:
+    """Audit an export (AUDIT_EXPORT) in the current transaction, before any row is sent."""
+    audit.log(actor, AuditAction.AUDIT_EXPORT, resource_type="audit_log", institution_id=scope,
+              description=f"Exported the audit log as {fmt.upper()} ({f.summary()})")

@@ -1,0 +1,154 @@
+"""The audit log on the real PostgreSQL: the append-only trigger, trigram search (both
+strategies), union paging, EXPLAIN estimates, the streaming cursor of exports, the fast
+verification path, tampering under the trigger, and the purge path."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from app.audit import export, integrity, queries, retention
+from app.audit import services as audit
+from app.audit.filters import AuditFilter
+from app.audit.models import AuditLog, canonical_json
+from app.database import utcnow
+from app.security.actor import Actor
+from tests.unit.test_audit_paging import FILTERS, check_paging
+
+pytestmark = pytest.mark.integration
+
+ACTOR = Actor(user_id=4, email="pg@example.com", role="admin", ip="10.1.1.1", request_id="req-postgres-1")
+
+
+def write(db, descriptions, **fields):
+    for description in descriptions:
+        audit.log(ACTOR, "USER_UPDATE", description=description, changes={"k": {"before": 1, "after": 2}}, **fields)
+    db.session.commit()
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_logs SET description = 'edited'",
+    "DELETE FROM audit_logs",
+    "TRUNCATE audit_logs",
+])
+def test_the_trigger_refuses_changes_to_the_log(db, statement):
+    write(db, ["one", "two"])
+    with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text(statement))
+    assert len(db.session.scalars(select(AuditLog)).all()) == 2
+
+
+def test_only_the_purge_path_may_delete(db):
+    write(db, ["old"])
+    with db.session.begin_nested():
+        db.session.execute(text("SELECT set_config('saintara.audit_purge', 'on', true)"))
+        db.session.execute(text("DELETE FROM audit_logs"))
+    assert db.session.scalars(select(AuditLog)).all() == []
+
+
+def test_tampering_past_the_trigger_is_still_detected(db):
+    """A superuser can switch triggers off; the chain still tells."""
+    write(db, ["a", "b", "c"])
+    second = db.session.scalars(select(AuditLog).order_by(AuditLog.id)).all()[1]
+    db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    db.session.execute(text("UPDATE audit_logs SET actor_email = 'mallory' WHERE id = :id"), {"id": second.id})
+    db.session.execute(text("SET LOCAL session_replication_role = origin"))
+    report = audit.verify_chain()
+    assert (report.first_break.kind, report.first_break.entry_id) == ("modified", second.id)
+
+
+def test_changes_are_stored_canonically_and_old_spellings_still_verify(db):
+    write(db, ["x"])
+    stored = db.session.scalar(text("SELECT changes::text FROM audit_logs"))
+    assert stored == canonical_json({"k": {"before": 1, "after": 2}})
+    db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    db.session.execute(text("""UPDATE audit_logs SET changes = '{"k": {"after": 2, "before": 1}}'"""))
+    assert audit.verify_chain().ok
+    rows = list(integrity.chain_rows(batch_size=2))
+    assert isinstance(rows[0][3], str) and rows[0][3].endswith("Z")  # timestamps come as hashed text
+
+
+def test_the_search_expression_is_served_by_the_trigram_index(db):
+    write(db, ["find the needle"])
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    condition = queries.search_conditions(("needle",))[0]
+    query = select(AuditLog.id).where(condition)
+    compiled = query.compile(dialect=db.session.get_bind().dialect)
+    plan = db.session.connection().exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).all()
+    assert "ix_audit_logs_search" in " ".join(row[0] for row in plan)
+
+
+@pytest.mark.parametrize("rare", [True, False])
+def test_search_pages_with_either_strategy(db, monkeypatch, rare):
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 4)  # so that the index is asked beyond the window
+    monkeypatch.setattr(queries, "RARE_ESTIMATE", 10**9 if rare else -1)
+    write(db, [f"{'needle' if n % 3 == 0 else 'hay'} {n}" for n in range(30)])
+    f = AuditFilter(q="NEEDLE", terms=("needle",))
+    expected = [e.id for e in db.session.scalars(
+        select(AuditLog).where(AuditLog.description.like("needle%")).order_by(AuditLog.id.desc()))]
+    seen, cursor = [], None
+    while True:
+        page = queries.page(f, None, cursor=cursor, size=3)
+        seen += [e.id for e in page.items]
+        if not page.next:
+            break
+        cursor = page.next
+    assert seen == expected and len(seen) == 10
+
+
+def test_several_actions_and_an_actor_are_paged_by_union(db):
+    write(db, ["a"] * 3)
+    audit.log(Actor(user_id=9, email="c@example.com", impersonator_id=4, impersonator_email="pg@example.com"),
+              "LOGIN_FAILURE", result="failure")
+    audit.log(ACTOR, "TRANSACTION_APPROVE")
+    db.session.commit()
+    f = AuditFilter(actor_id=4, actions=("LOGIN_FAILURE", "TRANSACTION_APPROVE"))
+    page = queries.page(f, None, size=1)
+    assert len(queries.criteria(f, None).alternatives) == 4
+    nxt = queries.page(f, None, cursor=page.next, size=1)
+    assert [e.action for e in page.items + nxt.items] == ["TRANSACTION_APPROVE", "LOGIN_FAILURE"]
+    assert nxt.next is None
+
+
+def test_the_total_is_estimated_by_the_planner(db):
+    write(db, ["a", "b"])
+    estimate = queries.estimate_total(AuditFilter(), None)
+    assert not estimate.exact and estimate.count >= 1
+
+
+def test_exports_stream_from_a_server_side_cursor(db):
+    write(db, [f"row {n}" for n in range(30)])
+    query = export.export_query(AuditFilter(), None)
+    rows = export.stream_rows(query, db.session.get_bind(), yield_per=5)
+    first = next(rows)
+    open_cursors = db.session.execute(text("SELECT count(*) FROM pg_cursors")).scalar()
+    rest = list(rows)
+    assert open_cursors >= 1 and len(rest) == 29 and first[0] > rest[0][0]
+    line = json.loads(export._jsonl_line(first))
+    assert line["changes"] == {"k": {"before": 1, "after": 2}} and line["created_at"].endswith("Z")
+
+
+def test_purge_on_postgresql_goes_through_the_trigger(db, runner):
+    for n in range(5):
+        audit.log(ACTOR, "USER_UPDATE", description=f"old {n}", occurred_at=utcnow() - timedelta(days=500 - n))
+    write(db, ["recent"])
+    result = runner.invoke(args=["audit", "purge", "--yes", "--batch-size", "2"])
+    assert result.exit_code == 0 and "removed 5 entries" in result.output, result.output
+    assert [e.action for e in db.session.scalars(select(AuditLog).order_by(AuditLog.id))] == [
+        "USER_UPDATE", "AUDIT_PURGE"]
+    assert audit.verify_chain().ok
+    plan = retention.plan_purge(days=365)
+    assert plan.is_empty
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(FILTERS)), initial=st.lists(st.integers(0, 30), max_size=30),
+       size=st.integers(1, 7), arrivals=st.lists(st.lists(st.integers(-5, 40), max_size=4), max_size=8))
+def test_pages_never_skip_or_repeat_on_postgresql(db, name, initial, size, arrivals):
+    check_paging(db, FILTERS[name], initial, size, arrivals)
