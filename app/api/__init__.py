@@ -21,7 +21,7 @@ def openapi_document():
 def init_app(app) -> None:
     """Register both blueprints. The API authenticates by bearer token only, so it is
     exempt from CSRF (which guards cookie-authenticated forms)."""
-    from app.api import auth, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
+    from app.api import audit_logs, auth, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
     from app.extensions import csrf
 
     csrf.exempt(bp)

@@ -73,6 +73,20 @@ SCHEMAS = {
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
                              "description": "The version you saw; a newer one refuses the decision (409)."}}},
 }
+SCHEMAS["AuditEntry"] = _object({
+    "id": ID, "created_at": TIME, "action": {"type": "string"},
+    "result": {"type": "string", "enum": ["success", "failure"]},
+    "actor_id": ID_OR_NULL, "actor_email": {"type": "string"}, "impersonator_id": ID_OR_NULL,
+    "impersonator_email": STRING_OR_NULL, "resource_type": STRING_OR_NULL, "resource_id": STRING_OR_NULL,
+    "resource_repr": STRING_OR_NULL, "institution_id": ID_OR_NULL, "description": {"type": "string"},
+    "changes": {"type": "object", "nullable": True, "description": "What changed: {field: {before, after}}."},
+    "ip": STRING_OR_NULL, "user_agent": STRING_OR_NULL, "request_id": STRING_OR_NULL,
+    "prev_hash": {"type": "string", "description": "The hash of the entry before this one in the chain."},
+    "hash": {"type": "string", "description": "SHA-256 over this entry's fields and prev_hash."}})
+SCHEMAS["AuditPage"] = _object({
+    "data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+    "next_cursor": {**STRING_OR_NULL, "description": "Pass as `after` next time (the same one when nothing is new)."},
+    "has_more": {"type": "boolean", "description": "More entries are waiting: ask again at once."}})
 for _name in ("Institution", "Transaction", "Approval", "User"):
     SCHEMAS[f"{_name}Page"] = _object({"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{_name}"}},
                                        "next_cursor": STRING_OR_NULL})
@@ -166,6 +180,27 @@ PATHS = {
                                                   "approval_id"),
     "/approvals/{approval_id}/reject": _decision("Reject a pending request (reason required)", "Approval",
                                                  "approval_id", "Rejection"),
+    "/audit-logs": {"get": {
+        "summary": "Audit log entries after a cursor, oldest first (for SIEM pulls)", "tags": ["audit"],
+        "parameters": [
+            _query("after", {"type": "string"},
+                   "The next_cursor of the previous pull; leave out to start at the beginning."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Entries per pull."),
+            _time_filter("since", "Only entries made at or after this time (RFC 3339)."),
+            {"name": "action", "in": "query", "required": False, "style": "form", "explode": True,
+             "schema": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,63}$"}},
+             "description": "Only these actions (repeat the parameter for several)."},
+            _query("result", {"type": "string", "enum": ["success", "failure"]}, "Only successes or failures."),
+            _query("resource_type", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+                   "Only entries about this kind of object."),
+            _query("resource_id", {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,64}$"},
+                   "Only entries about this object (with resource_type)."),
+            _query("actor_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                   "Only what this user did (also while impersonating)."),
+            _query("request_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+                   "Only entries of this request."),
+        ],
+        "responses": {"200": _ok("AuditPage"), "400": _error("A parameter is not valid."), **COMMON}}},
     "/users": _list("Accounts the token's user may administer", "User", [
         _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
                "Only this role."),

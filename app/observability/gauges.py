@@ -1,4 +1,6 @@
-"""Domain gauges, computed when Prometheus scrapes: each one an indexed query or two.
+"""Domain gauges, computed when Prometheus scrapes: each one an indexed query or two, or a
+stored result (the audit chain's last verification, the backups' last checks) read, never
+recomputed: the audit chain is verified by ``flask audit verify``, backups by their drills.
 
 A gauge whose query fails is left out of that scrape (and logged), so one broken
 dependency never hides the others; ``saintara_gauge_errors`` names what failed.
@@ -7,6 +9,7 @@ dependency never hides the others; ``saintara_gauge_errors`` names what failed.
 from __future__ import annotations
 
 import logging
+import math
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -43,9 +46,53 @@ def admins_with_two_factor() -> GaugeMetricFamily:
     return family
 
 
+def newest_verified_backup() -> GaugeMetricFamily:
+    from app.backups.catalogue import newest_verified_backup_age
+
+    age = newest_verified_backup_age()
+    family = GaugeMetricFamily(
+        "saintara_backup_newest_verified_age_seconds",
+        "Age of the newest backup that passed verification (+Inf when there is none).")
+    family.add_metric([], age.total_seconds() if age is not None else math.inf)
+    return family
+
+
+def last_restore_drill() -> list[GaugeMetricFamily]:
+    from app.backups.models import PASSED, Backup
+
+    newest = db.session.execute(
+        select(Backup.drill_status, Backup.drilled_at).where(Backup.drilled_at.is_not(None))
+        .order_by(Backup.drilled_at.desc()).limit(1)).first()
+    success = GaugeMetricFamily(
+        "saintara_restore_drill_last_success",
+        "1 when the newest restore drill matched its manifest, 0 when it failed (NaN: never drilled).")
+    success.add_metric([], math.nan if newest is None else float(newest.drill_status == PASSED))
+    when = GaugeMetricFamily("saintara_restore_drill_last_timestamp_seconds",
+                             "When the newest restore drill ran, in seconds since 1970 (NaN: never).")
+    when.add_metric([], math.nan if newest is None else newest.drilled_at.timestamp())
+    return [success, when]
+
+
+def audit_chain() -> list[GaugeMetricFamily]:
+    from app.audit.integrity import last_verification
+
+    run = last_verification()
+    ok = GaugeMetricFamily(
+        "saintara_audit_chain_ok",
+        "1 when the newest verification of the audit hash chain passed, 0 when it found a break (NaN: never run).")
+    ok.add_metric([], math.nan if run is None else float(run.ok))
+    when = GaugeMetricFamily("saintara_audit_chain_verified_timestamp_seconds",
+                             "When the audit chain was last verified, in seconds since 1970 (NaN: never).")
+    when.add_metric([], math.nan if run is None else run.finished_at.timestamp())
+    return [ok, when]
+
+
 GAUGES = {
     "pending": pending_approvals,
     "admins_two_factor": admins_with_two_factor,
+    "backup_age": newest_verified_backup,
+    "restore_drill": last_restore_drill,
+    "audit_chain": audit_chain,
 }
 
 
@@ -57,7 +104,8 @@ class DomainCollector:
                                    labels=["gauge"])
         for name, compute in GAUGES.items():
             try:
-                yield compute()
+                families = compute()
+                yield from families if isinstance(families, list) else [families]
                 errors.add_metric([name], 0)
             except Exception:  # a failing gauge must not take the others (or the scrape) down
                 db.session.rollback()

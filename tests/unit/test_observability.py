@@ -160,3 +160,38 @@ def test_a_failing_gauge_is_reported_not_fatal(app, monkeypatch):
     samples = scrape(app, monkeypatch)
     assert value(samples, "saintara_gauge_errors", gauge="pending") == 1
     assert "saintara_admins_two_factor_ratio" in samples
+
+
+def test_backup_drill_and_chain_gauges_read_stored_results(app, db, monkeypatch):
+    import math
+    from datetime import timedelta
+
+    from app.audit.chain import ChainBreak, ChainReport
+    from app.audit.integrity import record_verification
+    from app.backups.models import Backup
+    from app.database import utcnow
+
+    samples = scrape(app, monkeypatch)
+    assert math.isinf(value(samples, "saintara_backup_newest_verified_age_seconds"))  # none yet: too old
+    assert math.isnan(value(samples, "saintara_restore_drill_last_success"))
+    assert math.isnan(value(samples, "saintara_audit_chain_ok"))
+    now = utcnow()
+
+    def backup(backup_id, created, drill_status, drilled):
+        return Backup(id=backup_id, created_at=created, kind="scheduled", engine="sqlite", created_by="t",
+                      size_bytes=1, compression="zstd", encrypted=False, storage="local", manifest={},
+                      verify_status="passed", verified_at=created, drill_status=drill_status, drilled_at=drilled)
+
+    db.session.add_all([
+        backup("20260101T000000Z-aaaaaa", now - timedelta(hours=30), "passed", now - timedelta(hours=29)),
+        backup("20260102T000000Z-bbbbbb", now - timedelta(hours=2), "failed", now - timedelta(hours=1))])
+    broken = ChainReport(checked=10, head_id=10, head_hash="0" * 64, first_break=ChainBreak(4, "modified", "x"))
+    record_verification(broken, started_at=now, finished_at=now, source="test")
+    db.session.commit()
+    samples = scrape(app, monkeypatch)
+    assert value(samples, "saintara_backup_newest_verified_age_seconds") == pytest.approx(2 * 3600, abs=60)
+    assert value(samples, "saintara_restore_drill_last_success") == 0  # the newest drill failed
+    assert value(samples, "saintara_restore_drill_last_timestamp_seconds") == pytest.approx(
+        (now - timedelta(hours=1)).timestamp(), abs=1)
+    assert value(samples, "saintara_audit_chain_ok") == 0
+    assert value(samples, "saintara_gauge_errors") == 0

@@ -141,6 +141,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "api.approval_reject": BEARER,
     "api.user_list": BEARER,
     "api.user_detail": BEARER,
+    "api.audit_log_list": BEARER,
     "developer.tokens": STAFF,
     "developer.create_token": STAFF,  # step-up first
     "developer.revoke_token": STAFF,
