@@ -20,6 +20,7 @@ import logging
 import time
 
 from flask import Flask, g, got_request_exception, request
+from sqlalchemy import inspect as sa_inspect
 
 from app.observability import metrics
 
@@ -51,12 +52,22 @@ def finish(status: int) -> None:
     method = request.method if request.method in METHODS else "OTHER"
     metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
     metrics.HTTP_DURATION.labels(route, method).observe(duration)
-    user = g.get("_login_user")  # only when this request loaded it: never loads a user just to log
-    user_id = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+    user_id = loaded_user_id()
     level = logging.ERROR if status >= 500 else logging.INFO
     log.log(level, "%s %s %s", method, route, status, extra={
         "request_id": g.get("request_id"), "user_id": user_id, "method": method, "route": route, "status": status,
         "duration_ms": round(duration * 1000, 2), "remote_addr": request.remote_addr})
+
+
+def loaded_user_id() -> int | None:
+    """The id of the user this request signed in as, if it loaded one; never queries (the
+    request's commit may have expired the user's attributes: the identity map still knows)."""
+    user = g.get("_login_user")
+    if user is None or getattr(user, "is_anonymous", True):
+        return None
+    state = sa_inspect(user, raiseerr=False)
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else getattr(user, "id", None)
 
 
 def _note_status(response):

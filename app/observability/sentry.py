@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from flask import Flask, g, has_request_context
 
 from app.observability.logs import SAFE_HEADERS, leaves, redact, request_values, text_values
+from app.observability.requests import loaded_user_id
 
 log = logging.getLogger(__name__)
 FILTERED = "[Filtered]"
@@ -130,9 +131,9 @@ def scrub_event(event: dict, _hint: dict | None = None) -> dict:
 def _attach_user_and_request_id(event: dict, _hint: dict) -> dict:
     """Event processor: the user's id (never the e-mail) and the request id, when in a request."""
     if has_request_context():
-        user = g.get("_login_user")
-        if user is not None and getattr(user, "is_authenticated", False):
-            event["user"] = {"id": str(user.id)}
+        user_id = loaded_user_id()
+        if user_id is not None:
+            event["user"] = {"id": str(user_id)}
         else:
             event.pop("user", None)
         if g.get("request_id"):

@@ -41,9 +41,9 @@ object.__setattr__(ratelimits.PAGES_PER_USER, "limit", "1000000 per minute")
 
 def _without_limiting(application) -> None:
     hooks = application.before_request_funcs[None]
-    hooks[:] = [f for f in hooks if f.__name__ != "_count_request"]
+    hooks[:] = [f for f in hooks if getattr(f, "__name__", "") != "_count_request"]
     after = application.after_request_funcs[None]
-    after[:] = [f for f in after if f.__name__ != "_headers"]
+    after[:] = [f for f in after if getattr(f, "__name__", "") != "_headers"]
 
 
 def _bare(application):
