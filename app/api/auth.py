@@ -14,6 +14,7 @@ from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
 
 from app.api import bp, tokens
+from app.auth import policy
 from app.api.models import TokenScope
 from app.security.access import access_rule, has_permission
 from app.security.ratelimits import API_AUTH_FAILURES
@@ -73,6 +74,9 @@ def authenticate_request() -> None:
         raise ApiError(401, "invalid_token", _("This API token is not valid.")) from None
     g._login_user = token.user  # what current_user and actor_from_request() see from here on
     g.api_token = token
+    if policy.evaluate(token.user, start_clock=False).blocks_portal:
+        raise ApiError(403, "two_factor_required", _("The token's user must set up two-factor sign-in first: "
+                                                     "their role requires it and the grace period is over."))
     if not token.scope_enum.allows(TokenScope(rule.scope)):
         raise ApiError(403, "insufficient_scope", _("This token may only read. Make a token with write access."),
                        required_scope=rule.scope)

@@ -34,7 +34,8 @@ SCHEMAS = {
         "type": "object", "required": ["code", "message"],
         "properties": {
             "code": {"type": "string", "description": "Stable error code: token_missing, invalid_token, "
-                     "token_expired, too_many_failures, insufficient_scope, forbidden, not_found, validation_error, "
+                     "token_expired, too_many_failures, insufficient_scope, forbidden, two_factor_required, not_found, "
+                     "validation_error, "
                      "already_decided, changed_meanwhile, decision_refused, rate_limited, or http_<status>."},
             "message": {"type": "string"}, "request_id": STRING_OR_NULL,
             "fields": {"type": "object", "additionalProperties": {"type": "string"}},

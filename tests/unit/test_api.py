@@ -309,3 +309,14 @@ def test_openapi_document_describes_every_api_route(app):
     routes = {re.sub(r"<int:(\w+)>", r"<\1>", rule.rule) for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_document"}
     assert routes == documented
+
+
+def test_tokens_of_users_overdue_for_two_factor_are_refused(app, db, make_user, make_token):
+    from datetime import timedelta
+
+    user = make_user(Role.ADMIN)
+    plain = make_token(user)
+    user.two_factor_policy_since = utcnow() - timedelta(days=30)  # the grace period (7 days) is long over
+    db.session.commit()
+    refused = app.test_client().get("/api/v1/me", headers=bearer(plain))
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "two_factor_required"
