@@ -14,8 +14,8 @@ from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
 
 from app.api import bp, tokens
-from app.auth import policy
 from app.api.models import TokenScope
+from app.auth import policy
 from app.security.access import access_rule, has_permission
 from app.security.ratelimits import API_AUTH_FAILURES
 
