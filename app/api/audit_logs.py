@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from app.api import bp
 from app.api.params import MAX_INT, invalid, timestamp
-from app.audit.filters import AuditFilter
+from app.audit.filters import _ACTION, _REQUEST_ID, _RESOURCE_TYPE, AuditFilter
 from app.audit.models import AuditLog, AuditResult
 from app.audit.queries import criteria
 from app.extensions import db
@@ -29,10 +29,9 @@ from app.security.access import Permission, api_token, institution_scope
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-ACTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-RESOURCE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# The same rules as the portal's audit filters (app.audit.filters).
+ACTION, RESOURCE_TYPE, REQUEST_ID = _ACTION, _RESOURCE_TYPE, _REQUEST_ID
 RESOURCE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def _time(value) -> str | None:
