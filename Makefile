@@ -11,7 +11,7 @@ PO_FILES := $(shell find app -path '*/translations/*/LC_MESSAGES/*.po')
 MO_FILES := $(PO_FILES:.po=.mo)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup dev-setup translations services browser lint format vendor i18n-extract clean
+.PHONY: run test setup dev-setup translations services browser prometheus lint format vendor i18n-extract rate-limit-docs clean
 
 ## run: set everything up and serve the portal with demo data at http://127.0.0.1:5000
 run: setup
@@ -21,8 +21,8 @@ run: setup
 	@echo "Saintara Admin: http://$(HOST):$(PORT)  (sign in as $(ADMIN_EMAIL))"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-## test: install what the suite needs and run all of it (unit, PostgreSQL/Redis, Chromium)
-test: dev-setup lint services browser
+## test: install what the suite needs and run all of it (unit, PostgreSQL/Redis, Chromium, Prometheus)
+test: dev-setup lint services browser prometheus
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered \
 		--tracing retain-on-failure --screenshot only-on-failure --output test-results $(PYTEST_ARGS)
 
@@ -60,6 +60,14 @@ services:
 ## browser: install Debian's Chromium for the end-to-end tests when it is missing
 browser:
 	scripts/dev/ensure-chromium.sh
+
+## prometheus: install Debian's Prometheus and promtool for the monitoring tests when missing
+prometheus:
+	scripts/dev/ensure-prometheus.sh
+
+## rate-limit-docs: rewrite docs/API_RATE_LIMITS.md from app/security/ratelimits.py
+rate-limit-docs: $(VENV)/.runtime
+	$(BIN)/python scripts/dev/rate_limit_docs.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check app tests scripts migrations

@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -18,11 +20,40 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
 
 
+# Prometheus metrics in multi-process mode: every worker writes its counters to files in
+# this directory and a scrape (answered by any worker) adds them all up. It must be set
+# before a worker imports prometheus_client, so here, in the master; each start begins
+# with an empty directory (a directory of its own unless PROMETHEUS_MULTIPROC_DIR says).
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="saintara-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
 def on_starting(server):
-    """Refuse to start the master when the configuration is unsafe (one clear line)."""
+    """Refuse to start the master when the configuration is unsafe (one clear line); empty the metrics dir."""
     from app.config import ConfigError, load_config
 
     try:
         load_config()
     except ConfigError as exc:
         raise SystemExit(f"Configuration error: {exc}") from None
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for name in os.listdir(_metrics_dir):
+        path = os.path.join(_metrics_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges stop counting (its counters stay in the sum)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this start made for itself."""
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

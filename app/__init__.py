@@ -47,9 +47,12 @@ def configure_proxy(app: Flask) -> None:
 
 def configure_observability(app: Flask) -> None:
     from app import errors
-    from app.observability import request_id
+    from app.observability import logs, request_id, requests, sentry
 
+    logs.init_app(app)
+    sentry.init_app(app)
     request_id.init_app(app)  # first, so every later step and error page has the id
+    requests.init_app(app)  # the request log line and metrics
     errors.init_app(app)
 
 
@@ -65,7 +68,7 @@ def configure_database(app: Flask) -> None:
 
 
 def configure_security(app: Flask) -> None:
-    from app.security import access, headers, sessions
+    from app.security import access, headers, limiting, sessions
     from app.users.models import User
 
     sessions.init_app(app)
@@ -82,6 +85,9 @@ def configure_security(app: Flask) -> None:
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         return effective_user(user) if user is not None and user.is_active else None
 
+    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
+    limiter.init_app(app)
+    limiting.init_app(app)  # before access and CSRF: refused requests count too
     access.init_app(app)  # before CSRF, so anonymous visitors are sent to sign in first
     csrf.init_app(app)
     headers.init_app(app)
@@ -90,20 +96,20 @@ def configure_security(app: Flask) -> None:
 def configure_extensions(app: Flask) -> None:
     from app import i18n, listing
 
-    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter.init_app(app)
     cache.init_app(app)
     i18n.init_app(app)
     listing.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import audit, auth, backups, dashboard, platform, settings, users
+    from app import api, audit, auth, backups, dashboard, platform, settings, users
+    from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, audit, backups):
+    for feature in (auth, dashboard, users, platform, settings, audit, backups, api):
         feature.init_app(app)
     app.register_blueprint(health_bp)
+    metrics.init_app(app)
 
 
 def register_cli(app: Flask) -> None:
@@ -122,6 +128,7 @@ def register_cli(app: Flask) -> None:
 
 def _import_models() -> None:
     """Import every model module so that the metadata (and Alembic) sees all tables."""
+    from app.api import models as _api  # noqa: F401
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401

@@ -167,14 +167,21 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "CACHE_REDIS_URL": redis_url or None,
         "CACHE_DEFAULT_TIMEOUT": 300,
         "CACHE_KEY_PREFIX": "saintara:cache:",
+        # A Redis that does not answer must cost a request milliseconds, not the default minutes.
+        "CACHE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis_url else {},
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis_url else {},
         "RATELIMIT_KEY_PREFIX": "saintara:rl",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # While the limiter's Redis does not answer, try it again after this many seconds.
+        "RATELIMIT_RETRY_SECONDS": _int(env, "RATELIMIT_RETRY_SECONDS", 5, minimum=1),
+        # The portal's own log records from this level (the per-request line is always written).
+        "LOG_LEVEL": env.get("LOG_LEVEL", "WARNING").upper(),
         # Background jobs: RQ on Redis when it is configured, else a thread in this process.
         "JOBS_BACKEND": jobs_backend,
         "JOBS_QUEUE": env.get("JOBS_QUEUE", "saintara").strip() or "saintara",
         **_backup_settings(env, instance_path, backup_keys),
+        **_observability_settings(env, app_env),
         # Links in e-mails (invitations, password resets) and the WebAuthn origin. Set it in
         # production: without it links use the host the request named.
         "PUBLIC_URL": _public_url(env.get("PUBLIC_URL", "")),
@@ -190,6 +197,48 @@ def _public_url(value: str) -> str | None:
     if not value.startswith(("https://", "http://")) or "/" in value.split("://", 1)[1]:
         raise ConfigError(f"PUBLIC_URL must be a scheme and host like https://admin.example.com, got {value!r}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _observability_settings(env: Mapping[str, str], app_env: str) -> dict:
+    """Sentry, Prometheus /metrics access (docs/MONITORING.md)."""
+    import ipaddress
+
+    allowed = []
+    for part in env.get("METRICS_ALLOWED_IPS", "").split(","):
+        if part.strip():
+            try:
+                allowed.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"METRICS_ALLOWED_IPS must list addresses or networks, got {part.strip()!r}") from None
+    dsn = env.get("SENTRY_DSN", "").strip()
+    token = env.get("METRICS_TOKEN", "").strip()
+    if token and app_env == "production" and is_weak_secret(token):
+        raise ConfigError(f"METRICS_TOKEN is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters")
+    return {
+        "SENTRY_DSN": dsn or None,
+        # The browser SDK sends to this DSN (often a project of its own); empty: none is loaded.
+        "SENTRY_BROWSER_DSN": env.get("SENTRY_BROWSER_DSN", "").strip() or None,
+        "SENTRY_ENVIRONMENT": env.get("SENTRY_ENVIRONMENT", "").strip() or app_env,
+        "SENTRY_RELEASE": env.get("SENTRY_RELEASE", "").strip() or None,
+        "SENTRY_TRACES_SAMPLE_RATE": _float(env, "SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        "SENTRY_PROFILES_SAMPLE_RATE": _float(env, "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
+        "METRICS_TOKEN": token or None,
+        "METRICS_ALLOWED_IPS": tuple(allowed),
+    }
 
 
 MAIL_BACKENDS = ("smtp", "console", "memory")

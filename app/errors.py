@@ -9,9 +9,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.observability import sentry
 
 MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood. Check what you entered and try again.")),
+    401: (_l("Authentication required"), _l("Send a valid token with this request.")),
     403: (_l("Access denied"), _l("Your account is not allowed to open this page.")),
     404: (_l("Page not found"), _l("There is nothing at this address, or you may not see it.")),
     405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
@@ -30,7 +32,8 @@ CSRF_MESSAGE = _l(
 )
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """True for API and probe paths, and for clients that prefer JSON."""
     return request.path.startswith(("/api/", "/readyz", "/healthz")) or (
         request.accept_mimetypes.best == "application/json"
     )
@@ -41,11 +44,14 @@ def render_error(code: int, message=None, *, error_code: str | None = None):
     title, default_message = MESSAGES.get(code) or MESSAGES[400 if code < 500 else 500]
     message = message or default_message
     request_id = g.get("request_id")
-    if _wants_json():
+    event_id = sentry.last_event_id() if code >= 500 else None
+    if wants_json():
         body = {"error": {"code": error_code or f"http_{code}", "message": str(message), "request_id": request_id}}
+        if event_id:
+            body["error"]["event_id"] = event_id
         return jsonify(body), code
     return render_template("errors/error.html", code=code, title=title, message=message,
-                           request_id=request_id), code
+                           request_id=request_id, event_id=event_id), code
 
 
 def init_app(app: Flask) -> None:

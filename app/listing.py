@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Flask, Response, current_app, render_template, request, stream_with_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -240,8 +240,7 @@ class ListDefinition:
         Each person may start ``csv_exports_per_hour`` exports an hour (a runtime setting);
         beyond that the answer is 429.
         """
-        if not export_allowed():
-            abort(429)
+        count_export()
         columns = self.csv_columns
         keyset = state.keyset
 
@@ -268,18 +267,14 @@ class ListDefinition:
         return response
 
 
-def export_allowed() -> bool:
-    """Count one CSV export of the current person against the hourly limit (shared storage)."""
-    from flask_login import current_user
-    from limits import parse
-    from limits.strategies import MovingWindowRateLimiter
+def count_export() -> None:
+    """Count one CSV export of the current person against its declared hourly limit.
 
-    from app.extensions import limiter
-    from app.settings import services as settings
+    Raises app.security.limiting.RateLimited (a 429 page) past the limit.
+    """
+    from app.security import limiting, ratelimits
 
-    limit = parse(f"{settings.get('csv_exports_per_hour')} per hour")
-    who = str(current_user.get_id() or request.remote_addr)
-    return MovingWindowRateLimiter(limiter.storage).hit(limit, "csv-export", who)
+    limiting.enforce(ratelimits.CSV_EXPORTS)
 
 
 def csv_cell(value) -> object:

@@ -10,8 +10,9 @@ from app.database import UTCDateTime
 from app.security.crypto import EncryptedText
 
 config = context.config
-if config.config_file_name is not None:
-    # Keep the application's own loggers working when migrations run in-process.
+if config.config_file_name is not None and not current_app.config.get("LOGGING_CONFIGURED"):
+    # Keep the application's own loggers working when migrations run in-process; when the
+    # app already sends its logs as JSON lines (app.observability.logs), leave them so.
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

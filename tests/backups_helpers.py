@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from app.config import TEST_CONFIG
@@ -23,6 +24,8 @@ from app.security.actor import Actor
 from tests.conftest import build_app
 
 ACTOR = Actor.system("test")
+# The newest migration (what a fresh database and a restored-and-upgraded one are at).
+HEAD_REVISION = ScriptDirectory(str(Path(__file__).resolve().parents[1] / "migrations")).get_current_head()
 
 
 def sqlite_backup_app(tmp_path: Path, **overrides):

@@ -431,3 +431,19 @@ def write_audit(db):
         return entry
 
     return factory
+
+
+# --- Platform services (issue 7) -------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters(app):
+    """Each test starts with empty rate-limit counters and a cache not marked unreachable."""
+    from app import caching
+    from app.security.limiting import EXTENSION_KEY
+
+    store = app.extensions[EXTENSION_KEY]
+    store.shared.reset()
+    store.local.reset()
+    caching.reset_outage()
+    yield

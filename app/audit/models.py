@@ -74,6 +74,9 @@ class AuditAction(enum.StrEnum):
     AUDIT_EXPORT = "AUDIT_EXPORT"
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"
     AUDIT_PURGE = "AUDIT_PURGE"
+    # Platform services (issue 7)
+    API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
+    API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
 
 
 class AuditResult(enum.StrEnum):

@@ -14,11 +14,9 @@ from flask_login import current_user
 from app.auth import bp, flow, passkeys
 from app.auth import services as auth
 from app.auth.security_routes import NEW_CODES_KEY
-from app.extensions import limiter
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.stepup import mark_stepped_up, stepped_up_recently
-from app.security.throttle import SIGN_IN_REQUESTS_PER_IP
 from app.security.urls import safe_next_url
 
 
@@ -51,7 +49,6 @@ def _rejected():
 
 @bp.post("/login/passkey/options")
 @public
-@limiter.limit(SIGN_IN_REQUESTS_PER_IP)
 def passkey_login_options():
     user = flow.pending_user()
     if user is None:
@@ -61,7 +58,6 @@ def passkey_login_options():
 
 @bp.post("/login/passkey/verify")
 @public
-@limiter.limit(SIGN_IN_REQUESTS_PER_IP)
 def passkey_login_verify():
     user = flow.pending_user()
     if user is None:

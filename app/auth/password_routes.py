@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 
 from app.auth import bp
 from app.auth.forms import ForgotPasswordForm, SetPasswordForm
-from app.extensions import limiter
 from app.mail import public_url
 from app.security.access import public
 from app.security.actor import actor_from_request
@@ -15,12 +14,9 @@ from app.security.passwords import WeakPassword
 from app.users import invitations
 from app.users.models import TokenPurpose
 
-FORGOT_REQUESTS_PER_IP = "10 per 15 minutes"
-
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @public
-@limiter.limit(FORGOT_REQUESTS_PER_IP, methods=["POST"])
 def forgot_password():
     """Ask for a reset link. The answer is the same whether or not the address has an account."""
     form = ForgotPasswordForm()
@@ -59,7 +55,6 @@ def _set_password_page(token: str, purpose: TokenPurpose, template: str, done_me
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 @public
-@limiter.limit(FORGOT_REQUESTS_PER_IP, methods=["POST"])
 def reset_password(token: str):
     return _set_password_page(token, TokenPurpose.PASSWORD_RESET, "auth/reset_password.html",
                               _("Your password has been changed and every session of your account was ended. "
@@ -68,7 +63,6 @@ def reset_password(token: str):
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @public
-@limiter.limit(FORGOT_REQUESTS_PER_IP, methods=["POST"])
 def accept_invitation(token: str):
     return _set_password_page(token, TokenPurpose.INVITATION, "auth/accept_invitation.html",
                               _("Your password is set. Sign in to start."))

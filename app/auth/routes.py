@@ -10,12 +10,11 @@ from flask_login import current_user, logout_user
 from app.auth import bp, flow, two_factor
 from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
-from app.extensions import db, limiter
+from app.extensions import db
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.passwords import WeakPassword
 from app.security.stepup import mark_stepped_up
-from app.security.throttle import SIGN_IN_REQUESTS_PER_IP
 from app.security.urls import safe_next_url
 from app.users import impersonation, impersonation_guard
 from app.users import services as users
@@ -46,7 +45,6 @@ def _flash_throttled(retry_after: int) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(SIGN_IN_REQUESTS_PER_IP, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -101,7 +99,6 @@ def two_factor_challenge():
 
 @bp.post("/login/two-factor")
 @public
-@limiter.limit(SIGN_IN_REQUESTS_PER_IP)
 def two_factor_verify():
     user, elsewhere = _pending_or_restart()
     if elsewhere:
@@ -130,7 +127,6 @@ def two_factor_verify():
 
 @bp.post("/login/two-factor/backup")
 @public
-@limiter.limit(SIGN_IN_REQUESTS_PER_IP)
 def two_factor_backup():
     """Sign-in with a backup code instead of the app (also clears a lock on app codes)."""
     user, elsewhere = _pending_or_restart()

@@ -13,9 +13,10 @@ import re
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.database import utcnow
+from app.observability import metrics
 from app.security.actor import Actor
 from app.security.passwords import hash_password, needs_rehash, verify_password
-from app.security.throttle import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
+from app.security.ratelimits import SIGN_IN_ACCOUNT_THROTTLES, SIGN_IN_IP
 from app.users.models import User
 from app.users.services import find_by_email, normalise_email, update_bookkeeping
 
@@ -54,6 +55,7 @@ def check_password_step(actor: Actor, email: str, password: str) -> User:
         audit.log(actor, AuditAction.LOGIN_THROTTLED, result=AuditResult.FAILURE,
                   resource_type="user", resource_repr=_attempted_identity(email),
                   description=f"Sign-in refused without checking: throttled for {retry_after} s")
+        metrics.SIGN_INS.labels("throttled").inc()
         raise SignInThrottled(retry_after)
 
     user = find_by_email(email)
@@ -73,6 +75,7 @@ def check_password_step(actor: Actor, email: str, password: str) -> User:
             audit.log(failure_actor, AuditAction.LOGIN_FAILURE, result=AuditResult.FAILURE,
                       resource_type="user", resource_repr=_attempted_identity(email),
                       description=f"Sign-in failed: {reason}")
+        metrics.SIGN_INS.labels("failure").inc()
         raise SignInFailed()
 
     for throttle in SIGN_IN_ACCOUNT_THROTTLES:
@@ -98,6 +101,7 @@ def record_sign_in(actor: Actor, user: User, method: str = "password") -> None:
     # Signing in is not an edit of the account, so it must not bump the version.
     update_bookkeeping(user, last_sign_in_at=utcnow())
     audit.log(actor, AuditAction.LOGIN_SUCCESS, resource=user, description=SIGN_IN_METHODS[method])
+    metrics.SIGN_INS.labels("success").inc()
 
 
 def record_sign_out(actor: Actor, user: User) -> None:

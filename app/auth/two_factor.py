@@ -33,8 +33,8 @@ from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor
 from app.security.passwords import verify_password
+from app.security.ratelimits import SECOND_FACTOR_LOCK, SECOND_FACTOR_SHORT
 from app.security.sessions import end_sessions_for_user
-from app.security.throttle import FailureThrottle
 from app.users.models import User
 from app.users.services import two_factor_required_for, update_bookkeeping
 
@@ -48,12 +48,6 @@ BACKUP_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read 
 BACKUP_CODE_LENGTH = 10  # 31^10: about 49 bits each
 LOW_BACKUP_CODES = 4
 
-SECOND_FACTOR_SHORT = FailureThrottle(
-    "second-factor-short", "5 per 5 minutes", "account",
-    "Wrong authenticator or backup codes for one account: pauses guessing.")
-SECOND_FACTOR_LOCK = FailureThrottle(
-    "second-factor-lock", "10 per 1 day", "account",
-    "Wrong authenticator codes for one account: the tenth locks codes until a backup code or a superadmin clears it.")
 
 
 class SecondFactorError(Exception):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from app.api.cache import clear_api_reads
 from app.dashboard.cache import clear_dashboard_cache
 from app.database import transaction
 from app.platform import demo
+from app.platform.services.facets import clear_facets
 from app.security.actor import Actor
 
 
@@ -23,6 +25,8 @@ def seed_demo(if_empty: bool, seed: int) -> None:
     with transaction():
         summary = demo.load_demo_data(Actor.system("seed-demo"), seed=seed)
     clear_dashboard_cache(history=True)  # the demo history is backdated
+    clear_facets()
+    clear_api_reads()
     click.echo(
         f"Loaded demo data: {summary.institutions} institutions, {summary.customers} customers, "
         f"{summary.transactions} transactions, {summary.approvals} approvals, "

@@ -33,6 +33,7 @@ class Permission(enum.StrEnum):
     VIEW_SYSTEM_STATUS = "system.status"  # security and health figures on the dashboard
     VIEW_AUDIT_LOG = "audit.view"  # the audit log (institution admins: their institution's entries)
     MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
+    MANAGE_API_TOKENS = "api_tokens.manage"  # other people's API tokens: make one for them, revoke
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,12 +52,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 @dataclass(frozen=True)
 class AccessRule:
-    kind: str  # "public", "signed_in" or "permission"
+    kind: str  # "public", "signed_in", "permission" or "token"
     permissions: frozenset[Permission] = frozenset()
+    scope: str | None = None  # token rules: the API token scope needed ("read" or "write")
 
     def describe(self) -> str:
         if self.kind == "permission":
             return "requires " + ", ".join(sorted(p.value for p in self.permissions))
+        if self.kind == "token":
+            return f"API token ({self.scope}) " + ", ".join(sorted(p.value for p in self.permissions))
         return self.kind
 
 
@@ -93,6 +97,18 @@ def requires(*permissions: Permission) -> Callable[[Callable], Callable]:
     return decorator
 
 
+def api_token(scope: str, *permissions: Permission) -> Callable[[Callable], Callable]:
+    """JSON API views: a bearer token with ``scope`` whose user holds every one of ``permissions``.
+
+    Sessions play no part: app.api.auth checks the token (the session check here lets it pass).
+    """
+
+    def decorator(view: Callable) -> Callable:
+        return _declare(view, AccessRule("token", frozenset(permissions), scope))
+
+    return decorator
+
+
 def access_rule(view: Callable | None) -> AccessRule | None:
     return getattr(view, _ATTR, None)
 
@@ -125,7 +141,7 @@ def _enforce() -> None:
     rule = access_rule(view)
     if rule is None:
         raise UndeclaredAccess(f"endpoint {request.endpoint!r} declares no access rule")
-    if rule.kind == "public":
+    if rule.kind in ("public", "token"):
         return
     if not current_user.is_authenticated:
         return login_manager.unauthorized()

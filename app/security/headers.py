@@ -30,8 +30,19 @@ STATIC_HEADERS = {
 }
 
 
-def _apply(response: Response, hsts: bool) -> Response:
-    for name, value in STATIC_HEADERS.items():
+def content_security_policy(browser_dsn: str | None) -> str:
+    """The CSP; with a browser Sentry DSN, its origin may receive error reports too."""
+    if not browser_dsn:
+        return CONTENT_SECURITY_POLICY
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(browser_dsn)
+    origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
+def _apply(response: Response, hsts: bool, headers: dict[str, str]) -> Response:
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     if hsts:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -46,4 +57,6 @@ def _apply(response: Response, hsts: bool) -> Response:
 
 def init_app(app: Flask) -> None:
     hsts = app.config["HSTS_ENABLED"]
-    app.after_request(lambda response: _apply(response, hsts))
+    headers = {**STATIC_HEADERS,
+               "Content-Security-Policy": content_security_policy(app.config.get("SENTRY_BROWSER_DSN"))}
+    app.after_request(lambda response: _apply(response, hsts, headers))

@@ -11,8 +11,10 @@ Timeouts: a session ends after ``SESSION_IDLE_TIMEOUT`` seconds without a reques
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -21,10 +23,15 @@ from dataclasses import dataclass
 from flask import Flask, Request, Response, current_app
 from flask.sessions import SessionInterface, SessionMixin
 from flask.sessions import session_json_serializer as serializer
+from redis.exceptions import RedisError
 from werkzeug.datastructures import CallbackDict
 
 # Writing "last seen" on every request would cost a store write per page view.
 TOUCH_INTERVAL = 60
+API_PREFIX = "/api/"
+# What a store that does not answer raises (Redis down, cut off, timing out).
+STORE_ERRORS = (RedisError, OSError)
+log = logging.getLogger(__name__)
 
 
 def session_key(sid: str) -> str:
@@ -170,10 +177,15 @@ class ServerSessionInterface(SessionInterface):
 
     # -- reading --------------------------------------------------------
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path.startswith(API_PREFIX):
+            return ServerSession()  # the JSON API authenticates by bearer token, never by cookie
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 128:
             return ServerSession()
-        record = self.store.load(session_key(sid))
+        try:
+            record = self.store.load(session_key(sid))
+        except STORE_ERRORS:
+            return _unavailable()
         if record is None:
             return ServerSession()
         meta, now = record["meta"], time.time()
@@ -192,7 +204,8 @@ class ServerSessionInterface(SessionInterface):
         domain, path = self.get_cookie_domain(app), self.get_cookie_path(app)
         if not session and session.modified:
             if session.sid:
-                self.store.delete(session.key)
+                with contextlib.suppress(*STORE_ERRORS):
+                    self.store.delete(session.key)
                 response.delete_cookie(name, domain=domain, path=path)
             return
         if not session:
@@ -220,7 +233,11 @@ class ServerSessionInterface(SessionInterface):
         )
         remaining = app.config["SESSION_ABSOLUTE_TIMEOUT"] - (now - session.meta["created"])
         ttl = min(app.config["SESSION_IDLE_TIMEOUT"], remaining)
-        self.store.save(session.key, {"data": serializer.dumps(dict(session)), "meta": session.meta}, ttl)
+        try:
+            self.store.save(session.key, {"data": serializer.dumps(dict(session)), "meta": session.meta}, ttl)
+        except STORE_ERRORS:
+            _unavailable()
+            return  # no cookie for a session that was not kept
         if new_cookie:
             response.set_cookie(
                 name,
@@ -263,6 +280,17 @@ class ServerSessionInterface(SessionInterface):
                 self.store.delete(key)
                 ended += 1
         return ended
+
+
+def _unavailable() -> ServerSession:
+    """The session store does not answer: the visitor is treated as signed out, the page
+    says why (``g.session_store_down``), and nothing breaks."""
+    from flask import g
+
+    if not g.get("session_store_down"):
+        g.session_store_down = True
+        log.warning("session store unreachable; serving the request without a session", exc_info=True)
+    return ServerSession()
 
 
 def _as_user_id(value) -> int | None:

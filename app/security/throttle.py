@@ -1,10 +1,13 @@
-"""Throttles that count only failures (sign-in), on Flask-Limiter's storage.
+"""Throttles that count only failures (sign-in, codes), on the limiter's storage.
 
-Flask-Limiter's decorators count every request; a sign-in throttle must count only
-failed attempts and be cleared by a success. These helpers use the same limiter
-storage (Redis in production, memory on the embedded default) with a moving
-window ("10 failures in the last 15 minutes"), so every worker and host shares the
-counts and the time to wait is exact.
+A request limit counts every request; a sign-in throttle must count only failed
+attempts and be cleared by a success. These use the same storage as the request
+limits (Redis in production, memory on the embedded default) with a moving window
+("10 failures in the last 15 minutes"), so every worker and host shares the counts and
+the time to wait is exact. While Redis does not answer they count per process
+(app.security.limiting.CounterStore): slower to trip, never switched off.
+
+The throttles themselves are declared with every other limit in app.security.ratelimits.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from dataclasses import dataclass, field
 from limits import RateLimitItem, parse
 from limits.strategies import MovingWindowRateLimiter
 
-from app.extensions import limiter
-
 
 @dataclass(frozen=True)
 class FailureThrottle:
@@ -26,8 +27,8 @@ class FailureThrottle:
 
     name: str
     limit: str
-    scope: str
-    purpose: str
+    scope: object
+    purpose: object
     item: RateLimitItem = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -37,39 +38,28 @@ class FailureThrottle:
         # Keys are hashed so that e-mail addresses never appear in the store.
         return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
 
-    @staticmethod
-    def _window() -> MovingWindowRateLimiter:
-        return MovingWindowRateLimiter(limiter.storage)
+    def _run(self, operation, default=None):
+        from app.security.limiting import counters
+
+        return counters().call(lambda storage: operation(MovingWindowRateLimiter(storage)),
+                               limit=self.name, security=True, let_through=default)
 
     def retry_after(self, value: str) -> int | None:
         """Seconds until another attempt is allowed, or None when one is allowed now."""
-        key, window = self._key(value), self._window()
-        if window.test(self.item, self.name, key):
-            return None
-        reset_at = window.get_window_stats(self.item, self.name, key).reset_time
-        return max(1, math.ceil(reset_at - time.time()))
+        key = self._key(value)
+
+        def check(window: MovingWindowRateLimiter) -> int | None:
+            if window.test(self.item, self.name, key):
+                return None
+            reset_at = window.get_window_stats(self.item, self.name, key).reset_time
+            return max(1, math.ceil(reset_at - time.time()))
+
+        return self._run(check)
 
     def record_failure(self, value: str) -> None:
-        self._window().hit(self.item, self.name, self._key(value))
+        key = self._key(value)
+        self._run(lambda window: window.hit(self.item, self.name, key))
 
     def clear(self, value: str) -> None:
-        self._window().clear(self.item, self.name, self._key(value))
-
-
-# NIST SP 800-63B 5.2.2: at most 100 consecutive failures per account. The short
-# window slows guessing; the long one caps it, and a successful sign-in clears both.
-SIGN_IN_ACCOUNT_SHORT = FailureThrottle(
-    "sign-in-account-short", "10 per 15 minutes", "account",
-    "Failed sign-ins for one e-mail address, counted whether or not the account exists.")
-SIGN_IN_ACCOUNT_LONG = FailureThrottle(
-    "sign-in-account-long", "100 per 30 days", "account",
-    "Caps consecutive failed sign-ins per account below NIST's limit of 100.")
-SIGN_IN_IP = FailureThrottle(
-    "sign-in-ip", "50 per 15 minutes", "IP address",
-    "Failed sign-ins from one address, whatever e-mail they try.")
-
-SIGN_IN_ACCOUNT_THROTTLES = (SIGN_IN_ACCOUNT_SHORT, SIGN_IN_ACCOUNT_LONG)
-
-# Every sign-in POST (successful or not) per address: argon2 is deliberately costly,
-# so a flood of attempts must not become a denial of service.
-SIGN_IN_REQUESTS_PER_IP = "30 per minute"
+        key = self._key(value)
+        self._run(lambda window: window.clear(self.item, self.name, key))

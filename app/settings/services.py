@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from app.settings.definitions import BY_KEY, Kind, Setting
 from app.settings.models import SystemSetting
 
 CACHE_KEY = "settings:values:v1"
+_REQUEST_KEY = "_settings_values"
 CACHE_SECONDS = 300
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,16 @@ class StaleSetting(Exception):
 
 
 def _stored_values() -> dict[str, object]:
+    # Read once per request: a page asks for several settings (policy, banner), each a Redis read otherwise.
+    if has_request_context() and _REQUEST_KEY in g:
+        return g.get(_REQUEST_KEY)
+    values = _shared_values()
+    if has_request_context():
+        setattr(g, _REQUEST_KEY, values)
+    return values
+
+
+def _shared_values() -> dict[str, object]:
     try:
         cached = cache.get(CACHE_KEY)
     except Exception:  # a cache outage must not take the portal down
@@ -59,10 +71,16 @@ def _stored_values() -> dict[str, object]:
 
 def clear_settings_cache() -> None:
     """Forget the cached values (every worker re-reads the database on next use)."""
+    _forget_request_copy()
     try:
         cache.delete(CACHE_KEY)
     except Exception:
         log.warning("settings cache unreachable; could not clear it", exc_info=True)
+
+
+def _forget_request_copy() -> None:
+    if has_request_context():
+        g.pop(_REQUEST_KEY, None)
 
 
 def get(key: str):
@@ -169,6 +187,7 @@ def update(actor: Actor, key: str, raw, *, expected_version: int | None = None) 
         row.value = value
         row.updated_by_id = actor.user_id
         db.session.flush()
+    _forget_request_copy()
     audit.log(actor, AuditAction.SETTINGS_UPDATE, resource_type="setting", resource_id=key,
               resource_repr=str(setting.label), description=f"Changed setting {key}",
               changes={key: {"before": before, "after": value}})

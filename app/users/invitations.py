@@ -23,8 +23,8 @@ from app.audit.models import AuditAction
 from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor
+from app.security.ratelimits import RESET_MAILS_PER_ADDRESS, SIGN_IN_ACCOUNT_THROTTLES
 from app.security.sessions import end_sessions_for_user
-from app.security.throttle import SIGN_IN_ACCOUNT_THROTTLES, FailureThrottle
 from app.users.models import AccountToken, Role, TokenPurpose, User
 from app.users.services import (
     MANAGED_BY,
@@ -38,11 +38,6 @@ from app.users.services import (
 )
 
 LIFETIME = {TokenPurpose.INVITATION: timedelta(hours=72), TokenPurpose.PASSWORD_RESET: timedelta(hours=1)}
-
-# "Forgot password" mails per address: enough for a typo or a lost mail, not a mail bomb.
-RESET_MAILS_PER_ADDRESS = FailureThrottle(
-    "password-reset-mails", "3 per 1 hour", "account",
-    "Password-reset mails sent to one address, so the form cannot flood a mailbox.")
 
 LinkBuilder = Callable[[str], str]
 

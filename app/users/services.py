@@ -342,8 +342,7 @@ def recent_audit_entries(user: User, limit: int = 20) -> list:
 
 
 def institution_choices() -> list[tuple[int, str]]:
-    """Every institution as (id, name), by name, for the account forms and filters."""
-    from app.platform.models import Institution
+    """Every institution as (id, name), by name, for the account forms and filters (cached)."""
+    from app.platform.services.facets import institution_names
 
-    return [(row.id, row.name) for row in db.session.execute(
-        select(Institution.id, Institution.name).order_by(Institution.name))]
+    return institution_names()

@@ -88,10 +88,13 @@ def live_server(live_env):
               extra_env={"ADMIN_PASSWORD": SUPERADMIN_PASSWORD})
     flask_cli(live_env, "seed-demo")
     port = _free_port()
+    # The server logs a JSON line per request: into a file, since a pipe nobody reads fills up and blocks it.
+    log_path = Path(live_env["INSTANCE_PATH"]) / "live-server.log"
+    log_file = open(log_path, "w")  # noqa: SIM115 (open for the server's whole life)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
         env={**live_env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=log_file, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -103,7 +106,7 @@ def live_server(live_env):
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise AssertionError("the live server did not start:\n" + process.stdout.read()) from None
+                raise AssertionError("the live server did not start:\n" + log_path.read_text()) from None
             time.sleep(0.2)
     # The superadmin has no second factor and keeps the policy's grace period (7 days from its
     # creation). Sign-in leads to enrolment once a day in that period: this first sign-in takes
@@ -112,7 +115,7 @@ def live_server(live_env):
     yield url
     process.terminate()
     process.wait(timeout=30)
-    process.stdout.close()
+    log_file.close()
 
 
 @pytest.fixture(scope="session")

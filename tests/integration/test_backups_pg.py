@@ -25,6 +25,7 @@ from app.database import transaction
 from app.extensions import db
 from tests.backups_helpers import (
     ACTOR,
+    HEAD_REVISION,
     add_bulk_rows,
     artifact_path,
     cli_env,
@@ -205,7 +206,7 @@ def test_restoring_a_backup_of_an_older_schema_upgrades_it(app):
     assert result.upgraded
     restored = table_contents()
     assert restored["customers"] == at_backup["customers"] and restored["institutions"] == at_backup["institutions"]
-    assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004_backups"
+    assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     assert {b.id for b in catalogue.all_backups()} == {manifest["id"], result.safety_id}
 
 

@@ -30,6 +30,7 @@ from app.extensions import db
 from app.settings import services as settings
 from tests.backups_helpers import (
     ACTOR,
+    HEAD_REVISION,
     add_customers,
     artifact_path,
     flip_byte,
@@ -59,7 +60,7 @@ def test_create_writes_artifact_and_complete_manifest(app):
     assert manifest == result.manifest
     assert ids.ID_PATTERN.match(manifest["id"]) and manifest["kind"] == "manual"
     assert manifest["engine"] == "sqlite" and manifest["database"] == "app.db" and manifest["server_version"]
-    assert manifest["alembic_revision"] == "0004_backups" and manifest["compression"] == "zstd"
+    assert manifest["alembic_revision"] == HEAD_REVISION and manifest["compression"] == "zstd"
     assert manifest["tables"]["customers"] == 30 and manifest["tables"]["institutions"] == 1
     assert manifest["created_by"] == "test" and manifest["duration_seconds"] >= 0 and manifest["encryption"] is None
     path = artifact_path(app, result.backup_id)
@@ -129,7 +130,7 @@ def test_drill_compares_row_counts_revision_and_chain_head(app):
                                     "alembic_revision": "0001_initial"})
     with pytest.raises(DrillFailed, match="customers: 30 rows instead of 31") as failed:
         procedures.drill_backup(ACTOR, backup_id)
-    assert "schema revision 0004_backups instead of 0001_initial" in str(failed.value)
+    assert f"schema revision {HEAD_REVISION} instead of 0001_initial" in str(failed.value)
     row = db.session.get(Backup, backup_id)
     assert row.drill_status == "failed" and "customers" in row.drill_detail and row.verify_status == "passed"
     flip_byte(artifact_path(app, backup_id))

@@ -120,10 +120,10 @@ def test_cache_outage_computes_directly(db, monkeypatch):
 
 def test_generation_race_reads_the_winner(db, monkeypatch):
     monkeypatch.setattr(cache, "add", lambda *a, **k: False)
-    cache.delete("dashboard:generation")
+    cache.delete("gen:dashboard")
     real_get = cache.get
     calls = iter([None, "winner"])
-    monkeypatch.setattr(cache, "get", lambda key: next(calls) if key == "dashboard:generation" else real_get(key))
+    monkeypatch.setattr(cache, "get", lambda key: next(calls) if key == "gen:dashboard" else real_get(key))
     assert cached("race", None, lambda: 1) == 1
 
 

@@ -27,6 +27,8 @@ SUPPORT = {**STAFF, "institution_admin": FORBIDDEN}  # superadmins and admins
 MANAGERS = SUPPORT  # superadmin and admin
 MANAGERS_ROW = {**MANAGERS, "admin": MISSING, "superadmin": MISSING}
 SUPERADMIN_ONLY = {**MANAGERS, "admin": FORBIDDEN}
+TOKEN = "token"  # noqa: S105 (401: a bearer token is needed, a session never counts)
+BEARER = dict.fromkeys(ROLES, TOKEN)
 
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
@@ -123,17 +125,44 @@ MATRIX: dict[str, dict[str, str]] = {
     "backups.download": SUPERADMIN_ONLY,
     "backups.restore": SUPERADMIN_ONLY,
     "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
+    # platform services (issue 7): the API answers 401 to every session, whatever its role
+    "metrics.scrape": BEARER,
+    "api.openapi_document": ALL_OK,
+    "api.me": BEARER,
+    "api.institution_list": BEARER,
+    "api.institution_detail": BEARER,
+    "api.transaction_list": BEARER,
+    "api.transaction_detail": BEARER,
+    "api.transaction_approve": BEARER,
+    "api.transaction_reject": BEARER,
+    "api.approval_list": BEARER,
+    "api.approval_detail": BEARER,
+    "api.approval_approve": BEARER,
+    "api.approval_reject": BEARER,
+    "api.user_list": BEARER,
+    "api.user_detail": BEARER,
+    "api.audit_log_list": BEARER,
+    "developer.tokens": STAFF,
+    "developer.create_token": STAFF,  # step-up first
+    "developer.revoke_token": STAFF,
+    "developer.user_tokens": {**SUPERADMIN_ONLY, "superadmin": MISSING},
+    "developer.create_user_token": SUPERADMIN_ONLY,
+    "developer.revoke_user_token": SUPERADMIN_ONLY,
+    "developer.rate_limits": SIGNED_IN,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
                "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
-               "token": "not-a-real-token", "key": "maintenance_banner",
+               "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
                "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
+
 
 def outcome(response) -> str:
     if response.status_code in (301, 302, 303) and response.headers["Location"].startswith("/login"):
         return LOGIN
+    if response.status_code == 401:
+        return TOKEN
     if response.status_code == 403:
         return FORBIDDEN
     if response.status_code == 404:

@@ -15,6 +15,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.api.cache import clear_api_reads
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.dashboard.cache import clear_dashboard_cache
@@ -92,6 +93,7 @@ def _decide(actor: Actor, row, *, approve: bool, reason: str | None, reason_fiel
     audit.log(actor, action, resource=row, description=description,
               changes=audit.diff(before, audit.snapshot(row, fields)))
     after_commit(clear_dashboard_cache)
+    after_commit(lambda: clear_api_reads("transactions" if isinstance(row, Transaction) else "approvals"))
 
 
 def decide_transaction(actor: Actor, transaction_id: int, *, approve: bool, reason: str | None = None,

@@ -9,13 +9,14 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 from sqlalchemy import Select, func, or_, select
 
+from app.api.cache import clear_api_reads
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.dashboard.cache import clear_dashboard_cache
 from app.database import after_commit
 from app.extensions import db
 from app.platform.models import Approval, Customer, DecisionStatus, Institution, Transaction
-from app.platform.services import PlatformError, check_version, scope_of
+from app.platform.services import PlatformError, check_version, facets, scope_of
 from app.security.actor import Actor
 from app.security.sessions import end_sessions_for_user
 from app.users.models import Role, User
@@ -52,12 +53,15 @@ def search(actor: Actor, values: dict) -> Select:
 
 
 def choices(actor: Actor) -> list[tuple[int, str]]:
-    """(id, "CODE · name") of the institutions in the actor's scope, for filter and form selects."""
-    query = select(Institution.id, Institution.code, Institution.name).order_by(Institution.code)
-    scope = scope_of(actor)
-    if scope is not None:
-        query = query.where(Institution.id == scope)
-    return [(row.id, f"{row.code} · {row.name}") for row in db.session.execute(query)]
+    """(id, "CODE · name") of the institutions in the actor's scope, for filter and form selects (cached)."""
+    return facets.institution_choices(scope_of(actor))
+
+
+def _after_change() -> None:
+    """Clear what shows institutions (dashboard, facet lists, API reads) once the change commits."""
+    after_commit(clear_dashboard_cache)
+    after_commit(facets.clear_facets)
+    after_commit(lambda: clear_api_reads("institutions"))
 
 
 def _checked(code: str, name: str, *, exclude_id: int | None = None) -> tuple[str, str]:
@@ -87,7 +91,7 @@ def create(actor: Actor, *, code: str, name: str) -> Institution:
     db.session.flush()
     audit.log(actor, AuditAction.INSTITUTION_CREATE, resource=institution, description=f"Created institution {code}",
               changes=audit.diff({}, audit.snapshot(institution, FIELDS)))
-    after_commit(clear_dashboard_cache)
+    _after_change()
     return institution
 
 
@@ -106,6 +110,7 @@ def update(actor: Actor, institution: Institution, *, code: str, name: str, expe
     db.session.flush()
     audit.log(actor, AuditAction.INSTITUTION_UPDATE, resource=institution, changes=changes,
               description=f"Edited institution {code}")
+    _after_change()
     return True
 
 
@@ -151,7 +156,7 @@ def set_active(actor: Actor, institution: Institution, active: bool, *, expected
     audit.log(actor, AuditAction.INSTITUTION_UPDATE, resource=institution,
               changes=audit.diff(before, audit.snapshot(institution, FIELDS)),
               description=f"{'Reactivated' if active else 'Deactivated'} institution {institution.code}")
-    after_commit(clear_dashboard_cache)
+    _after_change()
     return True
 
 

@@ -1,0 +1,29 @@
+"""The JSON API (/api/v1) with personal API tokens, its OpenAPI document, and the
+portal pages around it: API tokens and rate limits."""
+
+from flask import Blueprint, jsonify
+
+from app.security.access import public
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+developer = Blueprint("developer", __name__)
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_document():
+    """The OpenAPI 3 document of this API (no token needed)."""
+    from app.api.openapi import document
+
+    return jsonify(document())
+
+
+def init_app(app) -> None:
+    """Register both blueprints. The API authenticates by bearer token only, so it is
+    exempt from CSRF (which guards cookie-authenticated forms)."""
+    from app.api import audit_logs, auth, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
+    from app.extensions import csrf
+
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+    app.register_blueprint(developer)

@@ -1,0 +1,104 @@
+"""The audit log for SIEM pulls: entries in chain order after a cursor, filtered like the portal's list.
+
+A collector keeps the ``next_cursor`` of its last pull and asks again with it: entries
+are returned oldest first by id, which is also the order in which they were committed
+(the chain is written under a lock), so a poll never misses an entry that committed
+late. With nothing new, ``next_cursor`` stays the one given. Every entry carries its
+``prev_hash`` and ``hash``, so the collector can check the chain too. The token's user
+sees what the portal's audit log would show them (institution admins: their
+institution's entries); the filters are those of app.audit.queries.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.params import MAX_INT, invalid, timestamp
+from app.audit.filters import _ACTION, _REQUEST_ID, _RESOURCE_TYPE, AuditFilter
+from app.audit.models import AuditLog, AuditResult
+from app.audit.queries import criteria
+from app.extensions import db
+from app.pagination import InvalidCursor, decode_cursor, encode_cursor
+from app.security.access import Permission, api_token, institution_scope
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+# The same rules as the portal's audit filters (app.audit.filters).
+ACTION, RESOURCE_TYPE, REQUEST_ID = _ACTION, _RESOURCE_TYPE, _REQUEST_ID
+RESOURCE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
+def _time(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def entry(row: AuditLog) -> dict:
+    return {"id": row.id, "created_at": _time(row.created_at), "action": row.action, "result": row.result,
+            "actor_id": row.actor_id, "actor_email": row.actor_email, "impersonator_id": row.impersonator_id,
+            "impersonator_email": row.impersonator_email, "resource_type": row.resource_type,
+            "resource_id": row.resource_id, "resource_repr": row.resource_repr, "institution_id": row.institution_id,
+            "description": row.description, "changes": row.changes, "ip": row.ip, "user_agent": row.user_agent,
+            "request_id": row.request_id, "prev_hash": row.prev_hash, "hash": row.hash}
+
+
+def _matching(name: str, pattern: re.Pattern) -> str | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not pattern.match(value):
+        raise invalid(name, _("This value is not valid here."))
+    return value
+
+
+def _after() -> int:
+    raw = request.args.get("after")
+    if raw is None:
+        return 0
+    try:
+        values = decode_cursor(raw[:200], 1)
+    except InvalidCursor:
+        values = None
+    if not values or type(values[0]) is not int or not 0 <= values[0] < 2**63:
+        raise invalid("after", _("This cursor was not made by this list."))
+    return values[0]
+
+
+def _filter() -> AuditFilter:
+    actions = request.args.getlist("action")
+    if any(not ACTION.match(action) for action in actions):
+        raise invalid("action", _("Use action names such as LOGIN_FAILURE."))
+    result = request.args.get("result")
+    if result is not None and result not in {r.value for r in AuditResult}:
+        raise invalid("result", _("Use success or failure."))
+    resource_type, resource_id = _matching("resource_type", RESOURCE_TYPE), _matching("resource_id", RESOURCE_ID)
+    if resource_id is not None and resource_type is None:
+        raise invalid("resource_id", _("Give resource_type as well."))
+    actor_id = request.args.get("actor_id")
+    if actor_id is not None and not (actor_id.isdigit() and 1 <= int(actor_id) <= MAX_INT):
+        raise invalid("actor_id", _("Use a user id."))
+    return AuditFilter(actions=tuple(dict.fromkeys(actions)), result=result, resource_type=resource_type,
+                       resource_id=resource_id, actor_id=int(actor_id) if actor_id else None,
+                       since=timestamp("since"), request_id=_matching("request_id", REQUEST_ID))
+
+
+@bp.get("/audit-logs")
+@api_token("read", Permission.VIEW_AUDIT_LOG)
+def audit_log_list():
+    """Entries after ``after`` (a cursor from the previous pull), oldest first."""
+    after = _after()
+    limit = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise invalid("limit", _("Use a whole number from %(low)s to %(high)s.", low=1, high=MAX_LIMIT))
+    conditions = criteria(_filter(), institution_scope(current_user)).where()
+    rows = list(db.session.scalars(select(AuditLog).where(AuditLog.id > after, *conditions)
+                                   .order_by(AuditLog.id).limit(int(limit) + 1)))
+    more = len(rows) > int(limit)
+    rows = rows[:int(limit)]
+    cursor = encode_cursor([rows[-1].id]) if rows else request.args.get("after")
+    return {"data": [entry(row) for row in rows], "next_cursor": cursor, "has_more": more}

@@ -1,0 +1,232 @@
+"""The OpenAPI 3.0 document of /api/v1, served at /api/v1/openapi.json.
+
+Written by hand next to the endpoints it describes; ``tests/integration/test_api_schemathesis.py``
+runs schemathesis against it (no server errors, responses match their schemas) and a
+unit test checks that every API route is documented and every documented path exists.
+"""
+
+from __future__ import annotations
+
+from app.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from app.security.ratelimits import API_PER_TOKEN
+
+PREFIX = "/api/v1"
+MAX_ID = 2**31 - 1
+
+STRING_OR_NULL = {"type": "string", "nullable": True}
+TIME = {"type": "string", "format": "date-time"}
+TIME_OR_NULL = {**TIME, "nullable": True}
+ID = {"type": "integer", "minimum": 1}
+ID_OR_NULL = {"type": "integer", "nullable": True}
+STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
+# Text may hold tabs and line breaks, never other control characters.
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
+SEARCH = {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS}
+
+
+def _object(properties: dict, required: list[str] | None = None) -> dict:
+    return {"type": "object", "properties": properties, "required": required or list(properties),
+            "additionalProperties": False}
+
+
+SCHEMAS = {
+    "Error": _object({"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "Stable error code: token_missing, invalid_token, "
+                     "token_expired, too_many_failures, insufficient_scope, forbidden, two_factor_required, not_found, "
+                     "validation_error, "
+                     "already_decided, changed_meanwhile, decision_refused, rate_limited, or http_<status>."},
+            "message": {"type": "string"}, "request_id": STRING_OR_NULL,
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "retry_after": {"type": "integer"}, "limit": {"type": "string"},
+            "required_scope": {"type": "string"}, "status": {"type": "string"},
+            "decided_at": STRING_OR_NULL, "decided_by": {"type": "string"}}}}),
+    "Institution": _object({"id": ID, "code": {"type": "string"}, "name": {"type": "string"},
+                            "is_active": {"type": "boolean"}, "created_at": TIME, "version": {"type": "integer"}}),
+    "Transaction": _object({
+        "id": ID, "reference": {"type": "string"}, "institution_id": ID, "customer_id": ID,
+        "amount_idr": {"type": "integer", "description": "Whole rupiah."}, "description": {"type": "string"},
+        "status": STATUS, "created_at": TIME, "decided_at": TIME_OR_NULL, "decided_by_id": ID_OR_NULL,
+        "decision_reason": STRING_OR_NULL, "version": {"type": "integer"}}),
+    "Approval": _object({
+        "id": ID, "kind": {"type": "string"}, "institution_id": ID_OR_NULL, "subject_type": {"type": "string"},
+        "subject_id": {"type": "string"}, "subject": {"type": "string"}, "summary": {"type": "string"},
+        "status": STATUS, "requested_by_id": ID_OR_NULL, "requested_at": TIME, "decided_at": TIME_OR_NULL,
+        "decided_by_id": ID_OR_NULL, "reason": STRING_OR_NULL, "version": {"type": "integer"}}),
+    "User": _object({
+        "id": ID, "email": {"type": "string"}, "display_name": {"type": "string"},
+        "role": {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
+        "institution_id": ID_OR_NULL, "is_active": {"type": "boolean"}, "two_factor_enabled": {"type": "boolean"},
+        "created_at": TIME, "last_sign_in_at": TIME_OR_NULL}),
+    "Token": _object({"id": ID, "name": {"type": "string"}, "prefix": {"type": "string"},
+                      "scope": {"type": "string", "enum": ["read", "write"]}, "created_at": TIME,
+                      "expires_at": TIME, "last_used_at": TIME_OR_NULL}),
+    "Me": _object({"user": {"$ref": "#/components/schemas/User"}, "token": {"$ref": "#/components/schemas/Token"}}),
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {
+        "reason": {"type": "string", "maxLength": 1000, "nullable": True, "pattern": NO_CONTROL_CHARACTERS,
+                   "description": "Why; required (at least 3 characters besides spaces) to reject."},
+        "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
+                             "description": "The version you saw; a newer one refuses the decision (409)."}}},
+    "Rejection": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": {
+        "reason": {"type": "string", "minLength": 3, "maxLength": 1000, "pattern": NO_CONTROL_CHARACTERS,
+                   "description": "Why (at least 3 characters besides spaces)."},
+        "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
+                             "description": "The version you saw; a newer one refuses the decision (409)."}}},
+}
+SCHEMAS["AuditEntry"] = _object({
+    "id": ID, "created_at": TIME, "action": {"type": "string"},
+    "result": {"type": "string", "enum": ["success", "failure"]},
+    "actor_id": ID_OR_NULL, "actor_email": {"type": "string"}, "impersonator_id": ID_OR_NULL,
+    "impersonator_email": STRING_OR_NULL, "resource_type": STRING_OR_NULL, "resource_id": STRING_OR_NULL,
+    "resource_repr": STRING_OR_NULL, "institution_id": ID_OR_NULL, "description": {"type": "string"},
+    "changes": {"type": "object", "nullable": True, "description": "What changed: {field: {before, after}}."},
+    "ip": STRING_OR_NULL, "user_agent": STRING_OR_NULL, "request_id": STRING_OR_NULL,
+    "prev_hash": {"type": "string", "description": "The hash of the entry before this one in the chain."},
+    "hash": {"type": "string", "description": "SHA-256 over this entry's fields and prev_hash."}})
+SCHEMAS["AuditPage"] = _object({
+    "data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+    "next_cursor": {**STRING_OR_NULL, "description": "Pass as `after` next time (the same one when nothing is new)."},
+    "has_more": {"type": "boolean", "description": "More entries are waiting: ask again at once."}})
+for _name in ("Institution", "Transaction", "Approval", "User"):
+    SCHEMAS[f"{_name}Page"] = _object({"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{_name}"}},
+                                       "next_cursor": STRING_OR_NULL})
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(schema: str) -> dict:
+    return {"description": "OK",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+COMMON = {"401": _error("No token, or an unknown, expired or revoked one."),
+          "403": _error("The token's scope or its user's role does not allow this."),
+          "429": _error(f"Rate limit reached ({API_PER_TOKEN.limit} per token); see Retry-After.")}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+PAGING = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+           "Items per page."),
+    _query("cursor", {"type": "string"}, "The next_cursor of the previous page."),
+]
+INSTITUTION_FILTER = _query("institution_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                            "Only this institution.")
+
+
+def _list(summary: str, schema: str, filters: list[dict]) -> dict:
+    return {"get": {"summary": summary, "tags": [schema.lower() + "s"], "parameters": filters + PAGING,
+                    "responses": {"200": _ok(f"{schema}Page"), "400": _error("A parameter is not valid."),
+                                  **COMMON}}}
+
+
+def _detail(summary: str, schema: str, parameter: str) -> dict:
+    return {"parameters": [{"name": parameter, "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "get": {"summary": summary, "tags": [schema.lower() + "s"],
+                    "responses": {"200": _ok(schema), "404": _error("No such object in the token's scope."),
+                                  **COMMON}}}
+
+
+def _decision(summary: str, schema: str, parameter: str, body: str = "Decision") -> dict:
+    return {"parameters": [{"name": parameter, "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "post": {"summary": summary, "tags": [schema.lower() + "s"],
+                     "requestBody": {"required": body == "Rejection", "content": {"application/json": {
+                         "schema": {"$ref": f"#/components/schemas/{body}"}}}},
+                     "responses": {"200": _ok(schema), "400": _error("The body is not valid."),
+                                   "404": _error("No such object in the token's scope."),
+                                   "409": _error("Already decided, or changed since expected_version."),
+                                   "422": _error("Refused: no reason for a rejection, or one's own request."),
+                                   **COMMON}}}
+
+
+def _time_filter(name: str, description: str) -> dict:
+    return _query(name, {"type": "string", "format": "date-time"}, description)
+
+
+PATHS = {
+    "/me": {"get": {"summary": "The token and the user it acts as", "tags": ["tokens"],
+                    "responses": {"200": _ok("Me"), **COMMON}}},
+    "/institutions": _list("Institutions in the token's scope", "Institution", [
+        _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active (true) or inactive ones."),
+        _query("q", SEARCH, "Part of the name or code.")]),
+    "/institutions/{institution_id}": _detail("One institution", "Institution", "institution_id"),
+    "/transactions": _list("Transactions, newest first", "Transaction", [
+        _query("status", STATUS, "Only this status."), INSTITUTION_FILTER,
+        _time_filter("created_after", "Created at or after (RFC 3339)."),
+        _time_filter("created_before", "Created before (RFC 3339)."),
+        _query("q", SEARCH, "An exact reference or customer e-mail.")]),
+    "/transactions/{transaction_id}": _detail("One transaction", "Transaction", "transaction_id"),
+    "/transactions/{transaction_id}/approve": _decision("Approve a pending transaction", "Transaction",
+                                                        "transaction_id"),
+    "/transactions/{transaction_id}/reject": _decision("Reject a pending transaction (reason required)",
+                                                       "Transaction", "transaction_id", "Rejection"),
+    "/approvals": _list("Approval requests, newest first", "Approval", [
+        _query("status", STATUS, "Only this status."),
+        _query("kind", {"type": "string", "enum": ["limit_increase", "customer_reactivation", "refund",
+                                                   "data_correction"]}, "Only this kind."),
+        INSTITUTION_FILTER,
+        _time_filter("requested_after", "Requested at or after (RFC 3339)."),
+        _time_filter("requested_before", "Requested before (RFC 3339).")]),
+    "/approvals/{approval_id}": _detail("One approval request", "Approval", "approval_id"),
+    "/approvals/{approval_id}/approve": _decision("Approve a pending request (not one's own)", "Approval",
+                                                  "approval_id"),
+    "/approvals/{approval_id}/reject": _decision("Reject a pending request (reason required)", "Approval",
+                                                 "approval_id", "Rejection"),
+    "/audit-logs": {"get": {
+        "summary": "Audit log entries after a cursor, oldest first (for SIEM pulls)", "tags": ["audit"],
+        "parameters": [
+            _query("after", {"type": "string"},
+                   "The next_cursor of the previous pull; leave out to start at the beginning."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Entries per pull."),
+            _time_filter("since", "Only entries made at or after this time (RFC 3339)."),
+            {"name": "action", "in": "query", "required": False, "style": "form", "explode": True,
+             "schema": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,63}$"}},
+             "description": "Only these actions (repeat the parameter for several)."},
+            _query("result", {"type": "string", "enum": ["success", "failure"]}, "Only successes or failures."),
+            _query("resource_type", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+                   "Only entries about this kind of object."),
+            _query("resource_id", {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,64}$"},
+                   "Only entries about this object (with resource_type)."),
+            _query("actor_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                   "Only what this user did (also while impersonating)."),
+            _query("request_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+                   "Only entries of this request."),
+        ],
+        "responses": {"200": _ok("AuditPage"), "400": _error("A parameter is not valid."), **COMMON}}},
+    "/users": _list("Accounts the token's user may administer", "User", [
+        _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
+               "Only this role."),
+        _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
+        INSTITUTION_FILTER, _query("q", SEARCH, "Part of the e-mail or name.")]),
+    "/users/{user_id}": _detail("One account", "User", "user_id"),
+}
+
+
+def document() -> dict:
+    """The OpenAPI document (plain data, JSON-ready)."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Saintara Admin API", "version": "1.0.0",
+            "description": (
+                "Read institutions, transactions, approval requests and accounts, and approve or reject, with "
+                "a personal API token (Authorization: Bearer sat_...). Make tokens on the portal's API tokens "
+                "page; a token acts with its user's role and institution scope, narrowed to read or read and "
+                "write. Errors are JSON with a stable error.code. Rate limits: docs/API_RATE_LIMITS.md; every "
+                "response carries X-RateLimit-Limit, -Remaining and -Reset."),
+        },
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+                       "schemas": SCHEMAS},
+        "paths": PATHS,
+    }

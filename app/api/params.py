@@ -1,0 +1,106 @@
+"""Query parameters and JSON bodies of the API: parsed strictly, refused with ``validation_error``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy import Select
+
+from app.api.auth import ApiError
+from app.pagination import InvalidCursor, Keyset, decode_cursor
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_INT = 2**31 - 1
+
+
+def invalid(field: str, message) -> ApiError:
+    return ApiError(400, "validation_error", _("Check the request: %(field)s is not valid.", field=field),
+                    fields={field: str(message)})
+
+
+def integer(name: str, *, minimum: int = 1, maximum: int = MAX_INT, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 10 or not minimum <= int(raw) <= maximum:
+        raise invalid(name, _("Use a whole number from %(low)s to %(high)s.", low=minimum, high=maximum))
+    return int(raw)
+
+
+def choice(name: str, allowed) -> str | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw not in allowed:
+        raise invalid(name, _("Use one of: %(values)s.", values=", ".join(allowed)))
+    return raw
+
+
+def boolean(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise invalid(name, _("Use true or false."))
+    return raw == "true"
+
+
+def has_control_characters(value: str) -> bool:
+    return any(ord(c) < 32 and c not in "\t\n\r" for c in value)
+
+
+def text(name: str, max_length: int = 100) -> str | None:
+    raw = request.args.get(name) or ""
+    if len(raw) > max_length:
+        raise invalid(name, _("Use at most %(n)s characters.", n=max_length))
+    if has_control_characters(raw):
+        raise invalid(name, _("Control characters are not allowed."))
+    return raw.strip() or None
+
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
+
+
+def timestamp(name: str) -> datetime | None:
+    """An RFC 3339 date-time (2026-01-31T00:00:00Z); without a zone it is taken as UTC."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    text = _LEAP_SECOND.sub(r"\1:59", raw.strip().upper().replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text) if "T" in text else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise invalid(name, _("Use an RFC 3339 date-time, e.g. 2026-01-31T00:00:00Z."))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def page(query: Select, keyset: Keyset, serialize) -> dict:
+    """One keyset page of ``query``: ``{"data": [...], "next_cursor": str | null}``."""
+    size = integer("limit", maximum=MAX_LIMIT, default=DEFAULT_LIMIT)
+    cursor = request.args.get("cursor") or None
+    if cursor is not None:
+        # Lists are ordered by id: a cursor holds one whole number, nothing else reaches SQL.
+        try:
+            values = decode_cursor(cursor[:200], len(keyset.columns))
+        except InvalidCursor:
+            values = None
+        if not values or not all(type(v) is int and 0 <= v < 2**63 for v in values):
+            raise invalid("cursor", _("This cursor was not made by this list."))
+    result = keyset.page(query, cursor=cursor, size=size)
+    return {"data": [serialize(row) for row in result.items], "next_cursor": result.next}
+
+
+def json_body() -> dict:
+    """The request's JSON object (an empty body counts as ``{}``)."""
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "validation_error", _("Send a JSON object (Content-Type: application/json)."))
+    return body

@@ -1,0 +1,149 @@
+"""Read endpoints: the token's user sees exactly what the portal would show them.
+
+Lists are keyset pages ordered by id, newest first (``limit``, ``cursor``); lists and
+details of institutions, transactions and approvals come from the shared cache per
+institution scope (app.api.cache), invalidated by the services that change them.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_
+
+from app.api import bp, serializers
+from app.api.auth import ApiError
+from app.api.cache import cached_read
+from app.api.params import boolean, choice, integer, page, text, timestamp
+from app.auth import two_factor
+from app.extensions import db
+from app.pagination import Keyset
+from app.platform.labels import STATUS_CHOICES
+from app.platform.models import Approval, Institution, Transaction
+from app.platform.services import institutions, queues, scope_of
+from app.security.access import Permission, api_token
+from app.security.actor import actor_from_request
+from app.users import services as users
+from app.users.models import Role, User
+
+MAX_ID = 2**31 - 1
+STATUSES = tuple(value for value, _label in STATUS_CHOICES)
+
+
+def visibility() -> str:
+    """The cache key part for what this caller may see: an institution scope, never a person."""
+    scope = scope_of(actor_from_request())
+    return "all" if scope is None else f"institution-{scope}"
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "not_found", _("There is no such object, or this token may not see it."))
+
+
+def visible(model, row_id: int):
+    """The row when it exists and lies in the caller's institution scope; ``not_found`` otherwise."""
+    row = db.session.get(model, row_id) if row_id <= MAX_ID else None
+    if row is None:
+        raise not_found()
+    scope = scope_of(actor_from_request())
+    institution_id = row.id if model is Institution else row.institution_id
+    if scope is not None and institution_id != scope:
+        raise not_found()
+    return row
+
+
+@bp.get("/me")
+@api_token("read")
+def me():
+    """Who this token acts as, and the token itself."""
+    user = current_user._get_current_object()
+    enabled = bool(two_factor.enabled_user_ids([user.id]))
+    return {"user": serializers.user(user, enabled), "token": serializers.token(g.api_token)}
+
+
+@bp.get("/institutions")
+@api_token("read", Permission.VIEW_PORTAL)
+@cached_read("institutions", visibility)
+def institution_list():
+    active = boolean("active")
+    values = {"q": text("q"), "active": None if active is None else ("yes" if active else "no")}
+    query = institutions.search(actor_from_request(), values)
+    return page(query, Keyset((Institution.id,)), serializers.institution)
+
+
+@bp.get("/institutions/<int:institution_id>")
+@api_token("read", Permission.VIEW_PORTAL)
+@cached_read("institutions", visibility)
+def institution_detail(institution_id: int):
+    return serializers.institution(visible(Institution, institution_id))
+
+
+@bp.get("/transactions")
+@api_token("read", Permission.VIEW_PORTAL)
+@cached_read("transactions", visibility)
+def transaction_list():
+    after, before = timestamp("created_after"), timestamp("created_before")
+    values = {"q": text("q"), "status": choice("status", STATUSES),
+              "institution": integer("institution_id", maximum=MAX_ID),
+              "created": (after, before) if after or before else None}
+    query = queues.transactions(actor_from_request(), values)
+    return page(query, Keyset((Transaction.id,)), serializers.transaction)
+
+
+@bp.get("/transactions/<int:transaction_id>")
+@api_token("read", Permission.VIEW_PORTAL)
+def transaction_detail(transaction_id: int):
+    return serializers.transaction(visible(Transaction, transaction_id))
+
+
+@bp.get("/approvals")
+@api_token("read", Permission.VIEW_PORTAL)
+@cached_read("approvals", visibility)
+def approval_list():
+    after, before = timestamp("requested_after"), timestamp("requested_before")
+    values = {"status": choice("status", STATUSES), "kind": choice("kind", queues.APPROVAL_KINDS),
+              "institution": integer("institution_id", maximum=MAX_ID),
+              "requested": (after, before) if after or before else None}
+    query = queues.approvals(actor_from_request(), values)
+    return page(query, Keyset((Approval.id,)), serializers.approval)
+
+
+@bp.get("/approvals/<int:approval_id>")
+@api_token("read", Permission.VIEW_PORTAL)
+def approval_detail(approval_id: int):
+    return serializers.approval(visible(Approval, approval_id))
+
+
+def _users_with_two_factor(rows: list[User]) -> list[dict]:
+    enabled = two_factor.enabled_user_ids([row.id for row in rows])
+    return [serializers.user(row, row.id in enabled) for row in rows]
+
+
+@bp.get("/users")
+@api_token("read", Permission.MANAGE_USERS)
+def user_list():
+    """Accounts the token's user may see in user administration (not cached: they hold e-mail addresses)."""
+    query = users.visible_users(current_user)
+    if (role := choice("role", tuple(r.value for r in Role))) is not None:
+        query = query.where(User.role == role)
+    if (active := boolean("active")) is not None:
+        query = query.where(User.is_active_account.is_(active))
+    if (institution_id := integer("institution_id", maximum=MAX_ID)) is not None:
+        query = query.where(User.institution_id == institution_id)
+    if (search := text("q")) is not None:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(func.lower(User.email).like(pattern, escape="\\"),
+                                func.lower(User.display_name).like(pattern, escape="\\")))
+    body = page(query, Keyset((User.id,)), lambda row: row)
+    body["data"] = _users_with_two_factor(body["data"])
+    return body
+
+
+@bp.get("/users/<int:user_id>")
+@api_token("read", Permission.MANAGE_USERS)
+def user_detail(user_id: int):
+    target = db.session.get(User, user_id) if user_id <= MAX_ID else None
+    if target is None or not users.can_see(current_user, target):
+        raise not_found()
+    return _users_with_two_factor([target])[0]
