@@ -24,18 +24,14 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
+from common import ROOT  # noqa: E402  (first: it puts the project, not this folder, on the path)
 from flask_migrate import upgrade  # noqa: E402
+from psycopg2 import sql
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402

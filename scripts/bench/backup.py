@@ -33,9 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 

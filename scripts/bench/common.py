@@ -12,6 +12,10 @@ import psycopg2
 from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parents[2]
+_HERE = Path(__file__).resolve().parent
+# This folder holds http.py, which would hide the standard library's http package from
+# every script run here: keep the folder behind everything else on the path.
+sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != _HERE] + [str(_HERE)]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

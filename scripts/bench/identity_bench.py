@@ -17,13 +17,8 @@ import argparse
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from argon2 import PasswordHasher, Type  # noqa: E402
 from argon2.exceptions import VerifyMismatchError  # noqa: E402
