@@ -33,8 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
+import common  # noqa: F401  (first: puts the project, not this folder, on the path)
+import psycopg2
+from psycopg2 import sql
 
 BENCH_DB = "saintara_bench_backup"
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

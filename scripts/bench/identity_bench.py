@@ -20,8 +20,9 @@ import statistics
 import tempfile
 import time
 
-from argon2 import PasswordHasher, Type  # noqa: E402
-from argon2.exceptions import VerifyMismatchError  # noqa: E402
+import common  # noqa: F401  (first: puts the project, not this folder, on the path)
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import VerifyMismatchError
 
 
 def timed(function, rounds: int) -> tuple[float, float]:
