@@ -216,7 +216,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint must be the only entry of its transaction."""
 
 
-def write_checkpoint(actor: Actor) -> AuditLog:
+def write_checkpoint(actor: Actor) -> audit.PendingEntry:
     """Queue a checkpoint entry that records the current chain head (written at commit).
 
     The chain is locked first, so the recorded head is exactly the entry before the

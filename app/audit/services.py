@@ -19,7 +19,7 @@ from decimal import Decimal
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, insert, inspect, select, text
 
-from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of
+from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of, timestamp_text
 from app.audit.escaping import one_line
 from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
@@ -30,12 +30,33 @@ _PENDING = "audit_pending"
 _RETAINED = "audit_retained_failures"
 _WRITTEN = "audit_written"
 _STORED = (*HASHED_FIELDS, "prev_hash", "hash")
+_CREATED_AT, _CHANGES = HASHED_FIELDS.index("created_at"), HASHED_FIELDS.index("changes")
 trail = logging.getLogger("app.audit.trail")
 # Any 64-bit constant works; this one spells "audit chain" in the lock table.
 CHAIN_LOCK_KEY = 0x5A1A_0A0D_17C4_A1
 MASK = "********"
 _SECRET_NAME = re.compile(r"pass(word)?|secret|token|otp|totp|backup_code|api_key|credential", re.I)
 _MAX_DESCRIPTION = 2000
+# Sent as it is (psycopg2 parameters): this runs at every commit that carries audit entries.
+_APPEND_SQL = "SELECT * FROM audit_append(%(key)s, CAST(%(entries)s AS jsonb))"
+
+
+class PendingEntry:
+    """An audit entry queued in a transaction: the audit_logs columns as plain attributes.
+
+    ``id``, ``prev_hash`` and ``hash`` are set when the entry is written at commit. A plain
+    object rather than an :class:`AuditLog` instance, because one is made for every audited
+    change and the ORM's instrumented constructor costs several times more.
+    """
+
+    __slots__ = (*HASHED_FIELDS, "id", "prev_hash", "hash")
+
+    def __init__(self, **values) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+    def __repr__(self) -> str:
+        return f"<PendingEntry {self.id} {self.action} {self.resource_type}:{self.resource_id}>"
 
 
 def _json_safe(value):
@@ -117,7 +138,7 @@ def log(
     changes: Mapping | None = None,
     result: AuditResult | str = AuditResult.SUCCESS,
     occurred_at: datetime | None = None,
-) -> AuditLog:
+) -> PendingEntry:
     """Queue an audit entry in the current transaction; it is written when that commits.
 
     ``resource`` may be a model instance (its type, id, representation and institution
@@ -133,7 +154,7 @@ def log(
     }
     if institution_id is not None:
         fields["institution_id"] = institution_id
-    entry = AuditLog(
+    entry = PendingEntry(
         created_at=occurred_at or utcnow(),
         actor_id=actor.user_id,
         actor_email=actor.email,
@@ -156,12 +177,12 @@ def log(
     return entry
 
 
-def log_from_request(action: AuditAction | str, *, user=None, **kwargs) -> AuditLog:
+def log_from_request(action: AuditAction | str, *, user=None, **kwargs) -> PendingEntry:
     """:func:`log` with the actor taken from the current request (for route-level events)."""
     return log(actor_from_request(user), action, **kwargs)
 
 
-def pending_entries(session=None) -> list[AuditLog]:
+def pending_entries(session=None) -> list[PendingEntry]:
     """Entries queued in this transaction and not yet written (for tests and previews)."""
     return list((session or db.session).info.get(_PENDING, ()))
 
@@ -176,9 +197,11 @@ def lock_chain(session=None) -> None:
 
 
 def _write_pending(session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
+    if not session.info.get(_PENDING):
         return
+    # Flush the change first, so the chain lock is held only from the append to the commit.
+    session.flush()
+    pending = session.info.pop(_PENDING)
     if session.get_bind().dialect.name == "postgresql":
         _append_on_postgresql(session, pending)
     else:
@@ -187,23 +210,25 @@ def _write_pending(session) -> None:
         session.info.setdefault(_WRITTEN, []).extend(_trail_line(entry) for entry in pending)
 
 
-def _append_on_postgresql(session, pending: list[AuditLog]) -> None:
+def _append_on_postgresql(session, pending: list[PendingEntry]) -> None:
     """Lock, read the head, hash and insert in one round trip (``audit_append``, migration 0002)."""
     items = []
     for entry in pending:
         values = [getattr(entry, name) for name in HASHED_FIELDS]
-        item = {name: value for name, value in zip(HASHED_FIELDS, values, strict=True)}
-        item["created_at"] = entry.created_at.isoformat()
-        item["changes"] = None if entry.changes is None else canonical_json(entry.changes)
+        item = dict(zip(HASHED_FIELDS, values, strict=True))
+        # The timestamp and the changes are encoded once, for the payload and for the row alike.
+        values[_CREATED_AT] = item["created_at"] = timestamp_text(entry.created_at)
+        if entry.changes is not None:
+            values[_CHANGES] = item["changes"] = canonical_json(entry.changes)
         item["payload"] = encode_fields(values)
         items.append(item)
-    rows = session.execute(text("SELECT * FROM audit_append(:key, CAST(:entries AS jsonb))"),
-                           {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)}).all()
+    # The driver's own statement: no ORM execution (autoflush, result objects) on this hot path.
+    rows = session.connection().exec_driver_sql(_APPEND_SQL, {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)})
     for entry, (entry_id, prev_hash, digest) in zip(pending, rows, strict=True):
-        entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest  # plain objects, outside the session
+        entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest
 
 
-def _append(session, pending: list[AuditLog]) -> None:
+def _append(session, pending: list[PendingEntry]) -> None:
     # SQLite needs no lock: a transaction whose snapshot is stale cannot write there.
     prev = session.execute(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).scalar() or GENESIS_HASH
     rows = []
@@ -214,10 +239,10 @@ def _append(session, pending: list[AuditLog]) -> None:
     # One multi-row INSERT .. RETURNING, not the unit of work: this runs for every audited change.
     ids = session.execute(insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), rows).scalars()
     for entry, entry_id in zip(pending, ids, strict=True):
-        entry.id = entry_id  # the entry stays a plain object, outside the session
+        entry.id = entry_id
 
 
-def _trail_line(entry: AuditLog) -> str:
+def _trail_line(entry: PendingEntry) -> str:
     """One line for the server log; stored values can never break it (CR/LF are escaped)."""
     return (f"audit entry {entry.id} {entry.action} {entry.result} actor={one_line(entry.actor_email)} "
             f"resource={one_line(entry.resource_type or '-')}:{one_line(entry.resource_id or '-')} "
