@@ -38,7 +38,7 @@ MASK = "********"
 _SECRET_NAME = re.compile(r"pass(word)?|secret|token|otp|totp|backup_code|api_key|credential", re.I)
 _MAX_DESCRIPTION = 2000
 # Sent as it is (psycopg2 parameters): this runs at every commit that carries audit entries.
-_APPEND_SQL = "SELECT * FROM audit_append(%(key)s, CAST(%(entries)s AS jsonb))"
+APPEND_SQL = "SELECT * FROM audit_append(%(key)s, CAST(%(entries)s AS jsonb))"
 
 
 class PendingEntry:
@@ -202,16 +202,17 @@ def _write_pending(session) -> None:
     # Flush the change first, so the chain lock is held only from the append to the commit.
     session.flush()
     pending = session.info.pop(_PENDING)
-    if session.get_bind().dialect.name == "postgresql":
-        _append_on_postgresql(session, pending)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _append_on_postgresql(connection, pending)
     else:
         _append(session, pending)
     if trail.isEnabledFor(logging.INFO):
         session.info.setdefault(_WRITTEN, []).extend(_trail_line(entry) for entry in pending)
 
 
-def _append_on_postgresql(session, pending: list[PendingEntry]) -> None:
-    """Lock, read the head, hash and insert in one round trip (``audit_append``, migration 0002)."""
+def append_parameters(pending: list[PendingEntry]) -> dict:
+    """The parameters of ``APPEND_SQL`` for these entries (also used by the benchmark)."""
     items = []
     for entry in pending:
         values = [getattr(entry, name) for name in HASHED_FIELDS]
@@ -222,8 +223,13 @@ def _append_on_postgresql(session, pending: list[PendingEntry]) -> None:
             values[_CHANGES] = item["changes"] = canonical_json(entry.changes)
         item["payload"] = encode_fields(values)
         items.append(item)
+    return {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)}
+
+
+def _append_on_postgresql(connection, pending: list[PendingEntry]) -> None:
+    """Lock, read the head, hash and insert in one round trip (``audit_append``, migration 0002)."""
     # The driver's own statement: no ORM execution (autoflush, result objects) on this hot path.
-    rows = session.connection().exec_driver_sql(_APPEND_SQL, {"key": CHAIN_LOCK_KEY, "entries": json.dumps(items)})
+    rows = connection.exec_driver_sql(APPEND_SQL, append_parameters(pending))
     for entry, (entry_id, prev_hash, digest) in zip(pending, rows, strict=True):
         entry.id, entry.prev_hash, entry.hash = entry_id, prev_hash, digest
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.audit import export, integrity, queries, retention
@@ -19,6 +19,7 @@ from app.audit.filters import AuditFilter
 from app.audit.models import AuditLog, canonical_json
 from app.database import utcnow
 from app.security.actor import Actor
+from app.users.models import Role
 from tests.unit.test_audit_paging import FILTERS, check_paging
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,30 @@ def write(db, descriptions, **fields):
     for description in descriptions:
         audit.log(ACTOR, "USER_UPDATE", description=description, changes={"k": {"before": 1, "after": 2}}, **fields)
     db.session.commit()
+
+
+def test_the_change_is_written_before_the_chain_lock_is_taken(db, make_user):
+    """The chain lock is held from the append to the commit only, never while the change's
+    own statements wait (for a row lock, say): other writers are not kept from the chain."""
+    user = make_user(Role.ADMIN)
+    user.audit_repr()  # loaded now, so that nothing below reads (and so flushes) before the commit
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        user.display_name = "Renamed"
+        entry = audit.log(ACTOR, "USER_UPDATE", resource=user, description="renamed")
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    update = next(i for i, statement in enumerate(statements) if statement.startswith("UPDATE users"))
+    append = next(i for i, statement in enumerate(statements) if "audit_append" in statement)
+    assert update < append
+    assert entry.id == db.session.scalar(select(AuditLog.id).where(AuditLog.description == "renamed"))
+    assert audit.verify_chain().ok
 
 
 @pytest.mark.parametrize("statement", [
