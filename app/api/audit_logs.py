@@ -6,32 +6,36 @@ are returned oldest first by id, which is also the order in which they were comm
 late. With nothing new, ``next_cursor`` stays the one given. Every entry carries its
 ``prev_hash`` and ``hash``, so the collector can check the chain too. The token's user
 sees what the portal's audit log would show them (institution admins: their
-institution's entries); the filters are those of app.audit.queries.
+institution's entries); the filters are those of app.audit.queries. The first pull of
+each hour by a token is itself recorded (AUDIT_API_READ).
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.api import bp
 from app.api.params import MAX_INT, invalid, timestamp
+from app.audit.export import record_api_read
 from app.audit.filters import _ACTION, _REQUEST_ID, _RESOURCE_TYPE, AuditFilter
 from app.audit.models import AuditLog, AuditResult
 from app.audit.queries import criteria
 from app.extensions import db
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.security.access import Permission, api_token, institution_scope
+from app.security.actor import actor_from_request
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 # The same rules as the portal's audit filters (app.audit.filters).
 ACTION, RESOURCE_TYPE, REQUEST_ID = _ACTION, _RESOURCE_TYPE, _REQUEST_ID
 RESOURCE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+FILTERS = ("action", "result", "resource_type", "resource_id", "actor_id", "since", "request_id")
 
 
 def _time(value) -> str | None:
@@ -95,10 +99,13 @@ def audit_log_list():
     limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise invalid("limit", _("Use a whole number from %(low)s to %(high)s.", low=1, high=MAX_LIMIT))
-    conditions = criteria(_filter(), institution_scope(current_user)).where()
+    f, scope = _filter(), institution_scope(current_user)
+    conditions = criteria(f, scope).where()
     rows = list(db.session.scalars(select(AuditLog).where(AuditLog.id > after, *conditions)
                                    .order_by(AuditLog.id).limit(int(limit) + 1)))
     more = len(rows) > int(limit)
     rows = rows[:int(limit)]
     cursor = encode_cursor([rows[-1].id]) if rows else request.args.get("after")
+    shown = "; ".join(f"{name}={value}" for name, value in request.args.items(multi=True) if name in FILTERS)
+    record_api_read(actor_from_request(), g.api_token, shown or "no filter", scope)
     return {"data": [entry(row) for row in rows], "next_cursor": cursor, "has_more": more}

@@ -183,6 +183,7 @@ PATHS = {
                                                  "approval_id", "Rejection"),
     "/audit-logs": {"get": {
         "summary": "Audit log entries after a cursor, oldest first (for SIEM pulls)", "tags": ["audit"],
+        "description": "The first pull of each hour by a token is itself recorded (action AUDIT_API_READ).",
         "parameters": [
             _query("after", {"type": "string"},
                    "The next_cursor of the previous pull; leave out to start at the beginning."),

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 from sqlalchemy import Connection, Engine, Select, literal_column, select
 
@@ -20,6 +21,7 @@ from app.audit.escaping import csv_cell, json_line
 from app.audit.filters import AuditFilter
 from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog
 from app.audit.queries import criteria
+from app.database import utcnow
 from app.extensions import db
 from app.security.actor import Actor
 
@@ -118,3 +120,25 @@ def record_export(actor: Actor, fmt: str, f: AuditFilter, scope: int | None) -> 
     """Audit an export (AUDIT_EXPORT) in the current transaction, before any row is sent."""
     audit.log(actor, AuditAction.AUDIT_EXPORT, resource_type="audit_log", institution_id=scope,
               description=f"Exported the audit log as {fmt.upper()} ({f.summary()})")
+
+
+# A collector polls every minute or so: one entry per token and hour says who reads the log
+# through the API, and when, without filling the log with its own reads.
+API_READ_WINDOW = timedelta(hours=1)
+
+
+def record_api_read(actor: Actor, token, filters: str, scope: int | None) -> bool:
+    """Audit a pull of the log through ``token`` (AUDIT_API_READ), unless an entry already
+    records one by that token in the last hour; True when an entry was queued. ``filters``
+    describes the pull's filter in one line."""
+    since = utcnow() - API_READ_WINDOW
+    recorded = db.session.scalar(
+        select(AuditLog.id).where(AuditLog.resource_type == "apitoken", AuditLog.resource_id == str(token.id),
+                                  AuditLog.created_at >= since, AuditLog.action == AuditAction.AUDIT_API_READ.value)
+        .limit(1))
+    if recorded is not None:
+        return False
+    audit.log(actor, AuditAction.AUDIT_API_READ, resource=token, institution_id=scope,
+              description=f"Read the audit log through the API ({filters}); "
+                          "further reads by this token within the hour are not recorded")
+    return True

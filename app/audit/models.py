@@ -72,6 +72,7 @@ class AuditAction(enum.StrEnum):
     # Operations console (issue 6)
     INSTITUTION_ADMIN_REMOVE = "INSTITUTION_ADMIN_REMOVE"
     AUDIT_EXPORT = "AUDIT_EXPORT"
+    AUDIT_API_READ = "AUDIT_API_READ"  # the first pull of the hour through a token (app.audit.export)
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"
     AUDIT_PURGE = "AUDIT_PURGE"
     # Platform services (issue 7)

@@ -77,3 +77,43 @@ def test_entries_carry_what_a_siem_needs(db, make_user, pull):
     assert entry["ip"] == "10.1.2.3" and entry["request_id"] == "req-siem-0001"
     assert entry["changes"] == {"x": {"before": 1, "after": 2}} and entry["created_at"].endswith("Z")
     assert len(entry["hash"]) == 64
+
+
+def _api_reads(db):
+    from sqlalchemy import select
+
+    from app.audit.models import AuditLog
+
+    return db.session.execute(select(AuditLog.actor_id, AuditLog.resource_id, AuditLog.institution_id,
+                                     AuditLog.description).where(AuditLog.action == "AUDIT_API_READ")
+                              .order_by(AuditLog.id)).all()
+
+
+def test_the_first_pull_of_each_hour_is_itself_audited(app, db, make_user, make_institution, pull, monkeypatch):
+    from app.api.models import ApiToken
+    from app.audit import export
+
+    reader = make_user(Role.ADMIN)
+    pull(reader, action="USER_UPDATE")
+    pull(reader)
+    pull(reader, limit=5)
+    token_id = db.session.query(ApiToken.id).filter_by(user_id=reader.id).scalar()
+    [(actor_id, resource_id, institution_id, description)] = _api_reads(db)
+    assert (actor_id, resource_id, institution_id) == (reader.id, str(token_id), None)
+    assert "USER_UPDATE" in description  # the filter of the pull that was recorded
+
+    later = export.utcnow() + export.API_READ_WINDOW
+    monkeypatch.setattr(export, "utcnow", lambda: later)
+    pull(reader)
+    assert len(_api_reads(db)) == 2
+
+    mine = make_institution()
+    local_admin = make_user(Role.INSTITUTION_ADMIN, institution=mine)
+    pull(local_admin)  # another token: its own entry, in its institution's part of the log
+    actor_id, _token, institution_id, _description = _api_reads(db)[-1]
+    assert (actor_id, institution_id) == (local_admin.id, mine.id)
+
+
+def test_a_refused_pull_records_no_read(db, make_user, pull):
+    pull(make_user(Role.ADMIN), expect=400, limit="0")
+    assert _api_reads(db) == []
