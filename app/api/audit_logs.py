@@ -35,6 +35,7 @@ MAX_LIMIT = 1000
 # The same rules as the portal's audit filters (app.audit.filters).
 ACTION, RESOURCE_TYPE, REQUEST_ID = _ACTION, _RESOURCE_TYPE, _REQUEST_ID
 RESOURCE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+# This list's filters (all named as in the portal's URLs, app.audit.filters.FILTER_ARGS).
 FILTERS = ("action", "result", "resource_type", "resource_id", "actor_id", "since", "request_id")
 
 
@@ -86,9 +87,12 @@ def _filter() -> AuditFilter:
     actor_id = request.args.get("actor_id")
     if actor_id is not None and not (actor_id.isdigit() and 1 <= int(actor_id) <= MAX_INT):
         raise invalid("actor_id", _("Use a user id."))
+    # The inputs as given (all valid by now), so that summary() describes the pull like an export.
+    raw = {name: request.args.getlist(name) if name == "action" else request.args[name]
+           for name in FILTERS if name in request.args}
     return AuditFilter(actions=tuple(dict.fromkeys(actions)), result=result, resource_type=resource_type,
                        resource_id=resource_id, actor_id=int(actor_id) if actor_id else None,
-                       since=timestamp("since"), request_id=_matching("request_id", REQUEST_ID))
+                       since=timestamp("since"), request_id=_matching("request_id", REQUEST_ID), raw=raw)
 
 
 @bp.get("/audit-logs")
@@ -106,6 +110,5 @@ def audit_log_list():
     more = len(rows) > int(limit)
     rows = rows[:int(limit)]
     cursor = encode_cursor([rows[-1].id]) if rows else request.args.get("after")
-    shown = "; ".join(f"{name}={value}" for name, value in request.args.items(multi=True) if name in FILTERS)
-    record_api_read(actor_from_request(), g.api_token, shown or "no filter", scope)
+    record_api_read(actor_from_request(), g.api_token, f, scope)
     return {"data": [entry(row) for row in rows], "next_cursor": cursor, "has_more": more}

@@ -1,4 +1,5 @@
-"""Exports of the audit log (the current filter) as CSV or JSON Lines, streamed.
+"""Exports of the audit log (the current filter) as CSV or JSON Lines, streamed, and the
+audit entries that record reads of the log (exports, API pulls).
 
 Rows come from one server-side cursor (``yield_per``) and leave as text in chunks, so
 memory stays flat however many entries match. Every record is exactly one line: line
@@ -127,10 +128,9 @@ def record_export(actor: Actor, fmt: str, f: AuditFilter, scope: int | None) -> 
 API_READ_WINDOW = timedelta(hours=1)
 
 
-def record_api_read(actor: Actor, token, filters: str, scope: int | None) -> bool:
+def record_api_read(actor: Actor, token, f: AuditFilter, scope: int | None) -> bool:
     """Audit a pull of the log through ``token`` (AUDIT_API_READ), unless an entry already
-    records one by that token in the last hour; True when an entry was queued. ``filters``
-    describes the pull's filter in one line."""
+    records one by that token in the last hour; True when an entry was queued."""
     since = utcnow() - API_READ_WINDOW
     recorded = db.session.scalar(
         select(AuditLog.id).where(AuditLog.resource_type == "apitoken", AuditLog.resource_id == str(token.id),
@@ -139,6 +139,6 @@ def record_api_read(actor: Actor, token, filters: str, scope: int | None) -> boo
     if recorded is not None:
         return False
     audit.log(actor, AuditAction.AUDIT_API_READ, resource=token, institution_id=scope,
-              description=f"Read the audit log through the API ({filters}); "
+              description=f"Read the audit log through the API ({f.summary()}); "
                           "further reads by this token within the hour are not recorded")
     return True
