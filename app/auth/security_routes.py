@@ -12,6 +12,7 @@ from app.auth import bp, flow, passkeys, policy, two_factor
 from app.auth.forms import ConfirmForm, PasskeyNameForm, RegenerateBackupCodesForm, TotpCodeForm
 from app.security.access import access_rule, signed_in
 from app.security.actor import actor_from_request
+from app.security.limiting import refused_by_throttle
 from app.security.stepup import step_up_required, stepped_up_recently
 from app.security.urls import safe_next_url
 from app.users import account_sessions, impersonation_guard
@@ -89,6 +90,7 @@ def totp_setup():
         try:
             codes = two_factor.confirm_totp_enrolment(actor_from_request(), current_user, form.code.data)
         except two_factor.SecondFactorThrottled as exc:
+            refused_by_throttle(exc.retry_after)
             flash(ngettext("Too many wrong codes. Try again in %(num)d minute.",
                            "Too many wrong codes. Try again in %(num)d minutes.", max(1, exc.retry_after // 60)),
                   "danger")
@@ -152,6 +154,7 @@ def backup_codes_regenerate():
         except two_factor.WrongPassword:
             form.password.errors.append(_("This is not your password."))
         except two_factor.SecondFactorThrottled as exc:
+            refused_by_throttle(exc.retry_after)
             flash(ngettext("Too many wrong codes. Try again in %(num)d minute.",
                            "Too many wrong codes. Try again in %(num)d minutes.", max(1, exc.retry_after // 60)),
                   "danger")

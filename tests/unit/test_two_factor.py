@@ -132,6 +132,7 @@ def test_wrong_codes_are_throttled_per_account(db, forms, make_user):
         assert forms.post("/login/two-factor", {"code": "000000"}, page="/login/two-factor").status_code == 200
     throttled = forms.post("/login/two-factor", {"code": totp_code(user)}, page="/login/two-factor")
     assert throttled.status_code == 429 and "Try again in 5 minutes" in throttled.get_data(as_text=True)
+    assert 240 < int(throttled.headers["Retry-After"]) <= 300  # the five-minute pause, not the 1-minute window
     assert actions(db, "failure").count("TWO_FACTOR_FAILURE") == 6
 
 
