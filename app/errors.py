@@ -31,6 +31,11 @@ CSRF_MESSAGE = _l(
     "Go back, reload the page and submit it again."
 )
 
+HTTPS_CSRF_MESSAGE = _l(
+    "This portal needs HTTPS (or X-Forwarded-Proto from your proxy). Over plain HTTP the browser does not "
+    "send the session cookie back, so the form could not be checked and nothing was changed."
+)
+
 
 def wants_json() -> bool:
     """True for API and probe paths, and for clients that prefer JSON."""
@@ -57,6 +62,10 @@ def render_error(code: int, message=None, *, error_code: str | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(_exc):
+        from app.security.headers import secure_cookies_over_plain_http
+
+        if secure_cookies_over_plain_http():  # not an expired form: the cookie can never come back
+            return render_error(400, HTTPS_CSRF_MESSAGE, error_code="https_required")
         return render_error(400, CSRF_MESSAGE, error_code="csrf_failed")
 
     @app.errorhandler(StaleDataError)

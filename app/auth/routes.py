@@ -16,6 +16,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
+from app.security.headers import secure_cookies_over_plain_http
 from app.security.limiting import refused_by_throttle
 from app.security.passwords import WeakPassword
 from app.security.stepup import mark_stepped_up
@@ -85,7 +86,7 @@ def login():
         form.password.data = ""
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, needs_https=secure_cookies_over_plain_http()), status
 
 
 def _challenge_page(user: User, totp_form: TotpCodeForm, backup_form: BackupCodeForm, status: int = 200):
