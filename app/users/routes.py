@@ -105,6 +105,7 @@ def detail(user_id: int):
         sessions=account_sessions.list_sessions(user, session.key) if security else None,
         invitation=invitations.open_token(user, TokenPurpose.INVITATION),
         entries=services.recent_audit_entries(user), support_visits=impersonation.history_for(user, limit=10),
+        end_reasons=impersonation.END_REASON_LABELS,
         can_manage=services.can_manage(current_user, user), security=security,
         can_impersonate=(has_permission(current_user, Permission.IMPERSONATE)
                          and impersonation.can_impersonate(current_user, user)),
