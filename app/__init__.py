@@ -68,6 +68,7 @@ def configure_database(app: Flask) -> None:
 
 
 def configure_security(app: Flask) -> None:
+    from app import inputs
     from app.security import access, headers, limiting, sessions
     from app.users.models import User
 
@@ -88,6 +89,7 @@ def configure_security(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
     limiter.init_app(app)
     limiting.init_app(app)  # before access and CSRF: refused requests count too
+    inputs.init_app(app)  # control characters and over-long values never reach a view
     access.init_app(app)  # before CSRF, so anonymous visitors are sent to sign in first
     csrf.init_app(app)
     headers.init_app(app)

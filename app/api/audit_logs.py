@@ -66,12 +66,10 @@ def _after() -> int:
     if raw is None:
         return 0
     try:
-        values = decode_cursor(raw[:200], 1)
+        (after,) = decode_cursor(raw, (AuditLog.id,))
     except InvalidCursor:
-        values = None
-    if not values or type(values[0]) is not int or not 0 <= values[0] < 2**63:
-        raise invalid("after", _("This cursor was not made by this list."))
-    return values[0]
+        raise invalid("after", _("This cursor was not made by this list.")) from None
+    return after
 
 
 def _filter() -> AuditFilter:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
+from app.inputs import Form
 from app.settings.definitions import Kind, Setting
 from app.settings.services import InvalidSetting
 
 
-class SettingForm(FlaskForm):
+class SettingForm(Form):
     """CSRF and the version the editor saw; the value is read by :func:`submitted_value`."""
 
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_
 from app.auth import policy, two_factor
 from app.extensions import db
 from app.mail import public_url
-from app.pagination import InvalidCursor, Keyset
+from app.pagination import Keyset
 from app.security.access import Permission, has_permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import stepped_up_recently
@@ -83,12 +83,8 @@ def index():
     filters.role.choices = options([("", _("Any"))] + [(r.value, r.label) for r in Role])
     filters.institution.choices = options([(None, _("Any"))]
                                           + ([] if scoped_to_institution else services.institution_choices()))
-    try:
-        page = USER_ORDER.page(_filtered(request.args), cursor=request.args.get("cursor"),
-                               direction=request.args.get("dir", "next"), size=PAGE_SIZE)
-    except InvalidCursor:
-        flash(_("That page link is no longer valid; showing the first page."), "warning")
-        return redirect(url_for("users.index", **{k: v for k, v in request.args.items() if k not in ("cursor", "dir")}))
+    page = USER_ORDER.page(_filtered(request.args), cursor=request.args.get("cursor"),
+                           direction=request.args.get("dir", "next"), size=PAGE_SIZE)
     enabled = two_factor.enabled_user_ids([u.id for u in page.items])
     return render_template("users/index.html", page=page, filters=filters, enabled=enabled,
                            scoped_to_institution=scoped_to_institution)
