@@ -83,7 +83,7 @@ def configure_security(app: Flask) -> None:
     def load_user(user_id: str):
         from app.users.impersonation_guard import effective_user
 
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(User, int(user_id)) if inputs.digits(user_id) else None
         return effective_user(user) if user is not None and user.is_active else None
 
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")

@@ -55,6 +55,11 @@ def has_control_characters(value: str, *, multiline: bool = False) -> bool:
 
 # --- typed parsers -------------------------------------------------------------------------------
 
+def digits(raw: str, max_length: int = 18) -> bool:
+    """True for 1..``max_length`` ASCII digits (``str.isdigit`` also says yes to "²", which ``int`` refuses)."""
+    return isinstance(raw, str) and 0 < len(raw) <= max_length and raw.isascii() and raw.isdigit()
+
+
 def text(raw: str | None, *, max_length: int = 100, multiline: bool = False) -> str | None:
     """Trimmed text, or None when empty. Raises InvalidInput for control characters or length."""
     value = (raw or "").strip()
@@ -70,8 +75,7 @@ def whole_number(raw: str | None, *, minimum: int = 1, maximum: int = INT_MAX) -
     value = (raw or "").strip()
     if not value:
         return None
-    digits = value[1:] if value.startswith("-") else value
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or not minimum <= int(value) <= maximum:
+    if not digits(value[1:] if value.startswith("-") else value) or not minimum <= int(value) <= maximum:
         raise InvalidInput(_l("Enter a whole number from %(low)d to %(high)d.", low=minimum, high=maximum))
     return int(value)
 

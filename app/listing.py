@@ -68,7 +68,7 @@ class ChoiceFilter(Filter):
         if not raw:
             return None, None
         if self.integer:
-            if raw.isdigit() and len(raw) < 10:
+            if inputs.digits(raw, 9):
                 return int(raw), None
             return None, _l("Choose one of the offered values.")
         if self.choices and raw not in {value for value, _label in self.choices}:
@@ -113,7 +113,7 @@ class AmountRangeFilter(Filter):
             raw = _SEPARATORS.sub("", args.get(param, "").strip())
             if not raw:
                 bounds.append(None)
-            elif raw.isdigit() and int(raw) <= MAX_AMOUNT:
+            elif inputs.digits(raw) and int(raw) <= MAX_AMOUNT:
                 bounds.append(int(raw))
             else:
                 return None, _l("Enter whole amounts in rupiah, for example 1500000.")

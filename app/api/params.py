@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from app.api.auth import ApiError
+from app.inputs import digits
 from app.pagination import InvalidCursor, Keyset
 
 DEFAULT_LIMIT = 50
@@ -26,7 +27,7 @@ def integer(name: str, *, minimum: int = 1, maximum: int = MAX_INT, default: int
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 10 or not minimum <= int(raw) <= maximum:
+    if not digits(raw, 10) or not minimum <= int(raw) <= maximum:
         raise invalid(name, _("Use a whole number from %(low)s to %(high)s.", low=minimum, high=maximum))
     return int(raw)
 

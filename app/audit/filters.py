@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_utc
 
 from app.audit.models import AuditResult
-from app.inputs import within_calendar
+from app.inputs import digits, within_calendar
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -148,13 +148,13 @@ def parse_filter(args, *, fixed: dict | None = None) -> tuple[AuditFilter, dict]
 
     actor = _text(merged, "actor", 254, errors)
     if actor:
-        if actor.lstrip("#").isdigit():
+        if digits(actor.lstrip("#"), 9):
             values["actor_id"] = keep("actor", int(actor.lstrip("#")))
         else:
             values["actor_email"] = keep("actor", actor.lower())
     actor_id = merged.get("actor_id")
     if actor_id not in (None, ""):
-        if str(actor_id).isdigit() and int(actor_id) < 2**31:
+        if digits(str(actor_id), 10) and int(actor_id) < 2**31:
             values["actor_id"] = keep("actor_id", int(actor_id))
         else:
             errors["actor_id"] = _l("Not a valid user id.")

@@ -8,7 +8,7 @@ from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
-from app.inputs import Form
+from app.inputs import Form, digits
 from app.settings.definitions import Kind, Setting
 from app.settings.services import InvalidSetting
 
@@ -33,7 +33,7 @@ def submitted_value(setting: Setting, form: MultiDict):
     raw = form.get("value", "")
     if setting.kind is Kind.DURATION:
         text = raw.strip()
-        if not text.isdigit() or len(text) > 6:
+        if not digits(text, 6):
             raise InvalidSetting(_l("Enter a whole number of minutes."))
         low, high = minutes_bounds(setting)
         if (low is not None and int(text) < low) or (high is not None and int(text) > high):

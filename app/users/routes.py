@@ -9,6 +9,7 @@ from sqlalchemy import func, or_
 
 from app.auth import policy, two_factor
 from app.extensions import db
+from app.inputs import digits
 from app.mail import public_url
 from app.pagination import Keyset
 from app.security.access import Permission, has_permission, requires
@@ -69,7 +70,7 @@ def _filtered(args):
     elif args.get("two_factor") == "off":
         query = query.where(~two_factor.enabled_clause())
     institution = args.get("institution", "")
-    if institution.isdigit():
+    if digits(institution, 9):
         query = query.where(User.institution_id == int(institution))
     return query
 

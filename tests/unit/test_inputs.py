@@ -201,3 +201,24 @@ def test_nothing_changed_after_a_refused_profile_edit(db, make_user, client_for)
     assert response.status_code == 400
     db.session.expire_all()
     assert (db.session.get(User, target.id).display_name, audit_count(db)) == before
+
+
+@pytest.mark.parametrize("url", ["/transactions?institution=%C2%B2", "/transactions?amount_min=%C2%B2",
+                                 "/audit?actor=%23%C2%B2", "/audit?actor_id=%C2%B2", "/users?institution=%C2%B2",
+                                 "/customers?institution=%D9%A3"])
+def test_digits_that_int_refuses_are_a_message_not_a_crash(make_user, client_for, url):
+    client = client_for(make_user(Role.SUPERADMIN))
+    assert client.get(url).status_code in (200, 400)
+
+
+def test_api_numbers_in_other_scripts_are_a_validation_error(db, make_user, app):
+    from app.api import tokens
+    from app.security.actor import Actor
+
+    user = make_user(Role.SUPERADMIN)
+    _token, plain = tokens.create_token(Actor.for_user(user), user, name="t", scope="read", days=30)
+    db.session.commit()
+    client = app.test_client()
+    for url in ("/api/v1/users?limit=%C2%B2", "/api/v1/audit-logs?limit=%C2%B2", "/api/v1/audit-logs?actor_id=%C2%B2"):
+        response = client.get(url, headers={"Authorization": f"Bearer {plain}"})
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error", url
