@@ -179,6 +179,10 @@ def check_request() -> None:
                                   name=_printable(name)), name)
         if len(value) > MAX_FORM_VALUE:
             raise InvalidInput(_l("“%(name)s” is too long.", name=_printable(name)), name)
+    for name, upload in request.files.items(multi=True):
+        if upload.filename and has_control_characters(upload.filename):
+            raise InvalidInput(_l("Remove the control characters (such as NUL bytes) from “%(name)s”.",
+                                  name=_printable(name)), name)
     if request.is_json and request.content_length:
         try:
             body = request.get_json(silent=True)

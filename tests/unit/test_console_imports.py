@@ -294,3 +294,10 @@ def test_email_check_agrees_on_random_addresses():
         if rng.random() < 0.5:
             email = email.replace("@", "") + "@" + rng.choice(["contoh.co.id", "a.b", "x-y.com", "c.test", "d.io"])
         assert customer_validation.normalised_email(email) == reference(email), email
+
+
+def test_a_file_name_with_a_nul_byte_is_refused(db, make_user, staff):
+    forms = staff(make_user(Role.ADMIN))
+    response = upload(forms, b"full_name,email\n", filename="a\x00.csv")
+    assert response.status_code == 400 and "Remove the control characters" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(CustomerImport)) == 0
