@@ -20,6 +20,17 @@ from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern that finds ``term`` anywhere, its ``%`` and ``_`` taken literally.
+
+    Use it with ``escape=LIKE_ESCAPE``: ``column.like(contains_pattern(q), escape=LIKE_ESCAPE)``.
+    """
+    escaped = term.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    return f"%{escaped}%"
+
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from app.auth import policy, two_factor
+from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.inputs import digits
 from app.mail import public_url
@@ -58,9 +59,9 @@ def _filtered(args):
     query = services.visible_users(current_user)
     text = (args.get("q") or "").strip().lower()[:100]
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(func.lower(User.email).like(pattern, escape="\\"),
-                                func.lower(User.display_name).like(pattern, escape="\\")))
+        pattern = contains_pattern(text)
+        query = query.where(or_(func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
+                                func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE)))
     if args.get("role") in {r.value for r in Role}:
         query = query.where(User.role == args["role"])
     if args.get("active") in ("yes", "no"):

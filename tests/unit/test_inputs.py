@@ -222,3 +222,17 @@ def test_api_numbers_in_other_scripts_are_a_validation_error(db, make_user, app)
     for url in ("/api/v1/users?limit=%C2%B2", "/api/v1/audit-logs?limit=%C2%B2", "/api/v1/audit-logs?actor_id=%C2%B2"):
         response = client.get(url, headers={"Authorization": f"Bearer {plain}"})
         assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error", url
+
+
+@pytest.mark.parametrize(("url", "absent"), [
+    ("/customers?q=%25", "plain@example.com"), ("/customers?q=_", "plain@example.com"),
+    ("/institutions?q=%25", "PLN01"), ("/institutions?q=_", "PLN01"),
+    ("/users?q=%25", "plain-user@example.com"), ("/users?q=_", "plain-user@example.com")])
+def test_a_typed_percent_or_underscore_is_taken_literally(db, make_user, make_institution, make_customer, client_for,
+                                                          url, absent):
+    make_customer(full_name="Plain Name", email="plain@example.com",
+                  institution=make_institution(code="PLN01", name="Plain Institution"))
+    make_user(Role.ADMIN, email="plain-user@example.com", display_name="Plain User")
+    client = client_for(make_user(Role.SUPERADMIN))
+    response = client.get(url)
+    assert response.status_code == 200 and absent not in response.get_data(as_text=True)
