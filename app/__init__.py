@@ -133,5 +133,6 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
+    from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401
