@@ -104,11 +104,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, platform, settings, users
+    from app import api, audit, auth, backups, dashboard, platform, search, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, audit, backups, api):
+    for feature in (auth, dashboard, users, platform, settings, audit, backups, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -135,5 +135,6 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
+    from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401
