@@ -33,8 +33,8 @@ CSRF_MESSAGE = _l(
 
 
 def wants_json() -> bool:
-    """True for API and probe paths, and for clients that prefer JSON."""
-    return request.path.startswith(("/api/", "/readyz", "/healthz")) or (
+    """True for API, probe and ``.json`` paths, and for clients that prefer JSON."""
+    return request.path.startswith(("/api/", "/readyz", "/healthz")) or request.path.endswith(".json") or (
         request.accept_mimetypes.best == "application/json"
     )
 

@@ -27,10 +27,11 @@ from wtforms.validators import Length
 
 from app.pagination import InvalidCursor
 
-# C0 controls and DEL; tab, line feed and carriage return are text in a form (a textarea).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# In a query parameter (one line by nature) every C0 control is refused.
-_CONTROL_IN_QUERY = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, DEL, and lone surrogates (JSON can carry "\ud800", which no database can
+# store); tab, line feed and carriage return are text in a form (a textarea).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# In a query parameter or a one-line field, line breaks of every kind are refused too.
+_CONTROL_IN_QUERY = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 MAX_QUERY_VALUE = 2000  # a query parameter (a long ``next`` URL fits)
 MAX_FORM_VALUE = 20_000  # any one form field; forms set their own, smaller limits
 MAX_JSON_DEPTH = 32
@@ -53,6 +54,11 @@ def has_control_characters(value: str, *, multiline: bool = False) -> bool:
     return bool((_CONTROL if multiline else _CONTROL_IN_QUERY).search(value))
 
 
+def without_control_characters(value: str) -> str:
+    """``value`` with its control characters dropped (to show a refused value again)."""
+    return _CONTROL_IN_QUERY.sub("", value)
+
+
 # --- typed parsers -------------------------------------------------------------------------------
 
 def digits(raw: str, max_length: int = 18) -> bool:
@@ -62,9 +68,9 @@ def digits(raw: str, max_length: int = 18) -> bool:
 
 def text(raw: str | None, *, max_length: int = 100, multiline: bool = False) -> str | None:
     """Trimmed text, or None when empty. Raises InvalidInput for control characters or length."""
-    value = (raw or "").strip()
-    if has_control_characters(value, multiline=multiline):
+    if has_control_characters(raw or "", multiline=multiline):  # before strip(), which eats some of them
         raise InvalidInput(_l("Remove the control characters (such as line breaks or NUL bytes)."))
+    value = (raw or "").strip()
     if len(value) > max_length:
         raise InvalidInput(_l("Use at most %(n)d characters.", n=max_length))
     return value or None

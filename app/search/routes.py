@@ -32,7 +32,7 @@ def jump_json():
     try:
         query = services.parse_query(request.args.get("q", ""))
     except services.InvalidQuery as exc:
-        response = jsonify({"error": {"code": "invalid_query", "message": str(exc.message)}})
+        response = jsonify({"error": {"code": "validation_error", "message": str(exc.message)}})
         response.status_code = 400
     else:
         results = services.jump(actor_from_request(), query)

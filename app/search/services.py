@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import joinedload
 
 from app.audit.models import AuditLog
+from app.database import LIKE_ESCAPE, contains_pattern, escape_like
 from app.extensions import db
 from app.i18n import format_idr
 from app.platform.labels import status_label
@@ -35,7 +36,6 @@ __all__ = ["InvalidQuery", "JumpResult", "Kind", "jump", "parse_query"]
 
 PER_KIND = 5
 MIN_PARTIAL = 3  # names match in part from three characters (what a trigram index can serve)
-LIKE_ESCAPE = "\\"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")  # as app.observability.request_id accepts them
 _REFERENCE = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")
 
@@ -101,17 +101,12 @@ def jump(actor: Actor, query: JumpQuery, *, per_kind: int = PER_KIND) -> list[Ju
 # --- matching -------------------------------------------------------------------------
 
 
-def _escaped(text: str) -> str:
-    """``text`` for a LIKE pattern: ``%`` and ``_`` match themselves, not anything."""
-    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
-
-
 def starts_with(column, text: str) -> ColumnElement[bool]:
-    return column.like(_escaped(text) + "%", escape=LIKE_ESCAPE)
+    return column.like(escape_like(text) + "%", escape=LIKE_ESCAPE)
 
 
 def contains(column, text: str) -> ColumnElement[bool]:
-    return column.like("%" + _escaped(text) + "%", escape=LIKE_ESCAPE)
+    return column.like(contains_pattern(text), escape=LIKE_ESCAPE)
 
 
 def _first_matches(base: Select, id_column, scope: list, tiers: Iterable[ColumnElement[bool]], limit: int,

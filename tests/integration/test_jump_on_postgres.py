@@ -20,7 +20,7 @@ def test_refused_queries_are_400_on_postgres_and_change_nothing(db, make_user, c
     before = db.session.scalar(select(func.count()).select_from(AuditLog))
     assert probe.get("/jump", query_string={"q": bad}).status_code == 400
     answer = probe.get("/jump.json", query_string={"q": bad})
-    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_query"
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "validation_error"
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before
 
 
