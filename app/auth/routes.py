@@ -9,6 +9,7 @@ from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from app import inputs
 from app.auth import bp, flow, two_factor
 from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
@@ -193,7 +194,7 @@ def _step_up_with_code(form: StepUpCodeForm, factors) -> str | None:
     code = form.code.data.strip()
     digits = "".join(code.split())
     try:
-        if factors.has_totp and digits.isdigit() and len(digits) == two_factor.TOTP_DIGITS:
+        if factors.has_totp and inputs.digits(digits) and len(digits) == two_factor.TOTP_DIGITS:
             two_factor.verify_totp(actor, user, digits, purpose="step-up")
             return "authenticator app"
         two_factor.use_backup_code(actor, user, code, purpose="step-up")

@@ -31,6 +31,7 @@ from app.audit.models import AuditAction, AuditResult
 from app.auth.models import BackupCode, PasskeyCredential, TotpCredential
 from app.database import utcnow
 from app.extensions import db
+from app.inputs import digits
 from app.security.actor import Actor
 from app.security.crypto import SecretUnreadable, decrypt, encrypt
 from app.security.passwords import verify_password
@@ -216,7 +217,7 @@ def grouped_secret(secret: str) -> str:
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step (within the allowed drift) whose code equals ``code``, else None."""
     code = "".join(code.split())
-    if len(code) != TOTP_DIGITS or not code.isdigit():
+    if len(code) != TOTP_DIGITS or not digits(code):
         return None
     totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP)
     current = int((time.time() if now is None else now) // TOTP_STEP)

@@ -149,6 +149,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "developer.create_user_token": SUPERADMIN_ONLY,
     "developer.revoke_user_token": SUPERADMIN_ONLY,
     "developer.rate_limits": SIGNED_IN,
+    # jump box (issue 12): every signed-in role, each within its own scope (tests/unit/test_jump.py)
+    "search.jump": SIGNED_IN,
+    "search.jump_json": SIGNED_IN,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
