@@ -58,13 +58,11 @@ def configure_observability(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     from app import database
-    from app.audit import services as audit
 
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     database.init_app(app)
-    audit.install_session_hooks()
 
 
 def configure_security(app: Flask) -> None:

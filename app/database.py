@@ -106,16 +106,28 @@ def init_app(app: Flask) -> None:
             roll_back()
 
 
-def roll_back() -> None:
-    """Roll back the unit of work, keeping the audit entries of refused attempts."""
-    from app.audit.services import write_retained_failures  # the audit layer sits above this one
+_AFTER_ROLL_BACK: list = []
 
+
+def on_roll_back(callback) -> None:
+    """Run ``callback()`` after every rollback by a transaction boundary (idempotent).
+
+    The audit log registers here to write the entries of refused attempts, which must
+    survive the rollback of the change they refused.
+    """
+    if callback not in _AFTER_ROLL_BACK:
+        _AFTER_ROLL_BACK.append(callback)
+
+
+def roll_back() -> None:
+    """Roll back the unit of work, then run the :func:`on_roll_back` callbacks."""
     db.session.rollback()
-    try:
-        write_retained_failures()
-    except Exception:  # the database may be the very thing that failed
-        db.session.rollback()
-        logging.getLogger(__name__).exception("could not record refused attempts in the audit log")
+    for callback in _AFTER_ROLL_BACK:
+        try:
+            callback()
+        except Exception:  # the database may be the very thing that failed
+            db.session.rollback()
+            logging.getLogger(__name__).exception("after-rollback callback %r failed", callback)
 
 
 _AFTER_COMMIT = "after_commit_callbacks"

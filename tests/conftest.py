@@ -191,14 +191,14 @@ def enrol_totp(user: User) -> tuple[str, list[str]]:
     """Give ``user`` a confirmed authenticator app and backup codes; returns (secret, codes)."""
     import pyotp
 
-    from app.auth import two_factor
+    from app.auth import backup_codes
     from app.auth.models import TotpCredential
     from app.database import utcnow
 
     secret = pyotp.random_base32()
     _db.session.add(TotpCredential(user_id=user.id, secret=secret, confirmed_at=utcnow()))
     _db.session.flush()
-    return secret, two_factor.generate_backup_codes(Actor.system("test"), user)
+    return secret, backup_codes.generate_backup_codes(Actor.system("test"), user)
 
 
 def totp_code(user_or_secret, *, offset: int = 0) -> str:

@@ -19,11 +19,13 @@ def openapi_document():
 
 
 def init_app(app) -> None:
-    """Register both blueprints. The API authenticates by bearer token only, so it is
-    exempt from CSRF (which guards cookie-authenticated forms)."""
-    from app.api import audit_logs, auth, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
+    """Register both blueprints and subscribe the cached reads to the events that change them.
+    The API authenticates by bearer token only, so it is exempt from CSRF (which guards
+    cookie-authenticated forms)."""
+    from app.api import audit_logs, auth, cache, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
     from app.extensions import csrf
 
+    cache.subscribe(app)
     csrf.exempt(bp)
     app.register_blueprint(bp)
     app.register_blueprint(developer)

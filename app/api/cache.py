@@ -2,9 +2,9 @@
 
 A read is cached per *visibility* (the caller's institution scope, or every
 institution), never per token or person: two callers who may see the same rows share
-an entry, and nobody is served another scope's rows. Each resource has a generation;
-the services that change it call :func:`clear_api_reads` after their commit
-(decisions, institution changes). Entries live ``CACHE_SECONDS`` at most, which bounds
+an entry, and nobody is served another scope's rows. Each resource has a generation,
+cleared after the commit of a change the services announce (decisions, institution
+changes: app.events; :func:`subscribe`, from the API's init_app). Entries live ``CACHE_SECONDS`` at most, which bounds
 what a change made elsewhere (an import, the CLI) can leave behind.
 """
 
@@ -16,7 +16,7 @@ import json
 
 from flask import current_app, request
 
-from app import caching
+from app import caching, events
 
 CACHE_SECONDS = 30
 RESOURCES = ("institutions", "transactions", "approvals")
@@ -47,3 +47,27 @@ def cached_read(resource: str, visibility):
 def clear_api_reads(*resources: str) -> None:
     """Forget the cached API reads of these resources (all when none is named)."""
     caching.bump(*(_generation(r) for r in (resources or RESOURCES)))
+
+
+def _institutions_changed(_app, **_payload) -> None:
+    clear_api_reads("institutions")
+
+
+def _transaction_decided(_app, **_payload) -> None:
+    clear_api_reads("transactions")
+
+
+def _approval_decided(_app, **_payload) -> None:
+    clear_api_reads("approvals")
+
+
+def _everything_changed(_app, **_payload) -> None:
+    clear_api_reads()
+
+
+def subscribe(app) -> None:
+    """Forget the cached reads of a resource whenever ``app`` announces a change to it."""
+    events.subscribe(app, events.institution_changed, _institutions_changed)
+    events.subscribe(app, events.transaction_decided, _transaction_decided)
+    events.subscribe(app, events.approval_decided, _approval_decided)
+    events.subscribe(app, events.demo_data_loaded, _everything_changed)

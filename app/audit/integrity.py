@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from flask_babel import format_number
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.audit import services as audit
@@ -32,6 +34,7 @@ from app.audit.models import (
 )
 from app.database import utcnow
 from app.extensions import db
+from app.observability.readings import Reading
 from app.security.actor import Actor
 
 # The database writes each timestamp exactly as the hash encodes it and hands ``changes`` over
@@ -286,11 +289,6 @@ VERIFICATION_STALE_AFTER = timedelta(hours=26)
 
 def chain_status_reading():
     """Dashboard card: the result of the last verification (read, never recomputed)."""
-    from flask_babel import format_number
-    from flask_babel import lazy_gettext as _l
-
-    from app.dashboard.status import Reading
-
     run = last_verification()
     if run is None:
         return Reading("warning", _l("Never verified"), _l("Schedule: flask audit verify"))

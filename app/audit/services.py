@@ -19,6 +19,7 @@ from decimal import Decimal
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, insert, inspect, select, text
 
+from app import database
 from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of, timestamp_text
 from app.audit.escaping import one_line
 from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
@@ -290,7 +291,9 @@ def write_retained_failures(session=None) -> int:
 
 
 def install_session_hooks() -> None:
-    """Write queued entries at commit and drop them at rollback (idempotent)."""
+    """Write queued entries at commit, drop them at rollback, and write the retained
+    entries of refused attempts after a boundary rolls back (idempotent)."""
+    database.on_roll_back(write_retained_failures)
     if not event.contains(FlaskSession, "before_commit", _write_pending):
         event.listen(FlaskSession, "before_commit", _write_pending)
         event.listen(FlaskSession, "after_transaction_end", _discard_pending)

@@ -12,8 +12,3 @@ def init_app(app) -> None:
     from app.auth import passkey_routes, password_routes, routes, security_routes  # noqa: F401  (they add their routes to bp)
 
     app.register_blueprint(bp)
-
-    from app.auth.two_factor import users_without_two_factor_reading
-    from app.dashboard.status import register_status_provider
-
-    register_status_provider(app, "users_without_two_factor", users_without_two_factor_reading)

@@ -27,11 +27,11 @@ from webauthn.helpers.structs import (
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
+from app.auth.backup_codes import generate_backup_codes
 from app.auth.models import BackupCode, PasskeyCredential
 from app.auth.two_factor import (
     WouldLeaveNoSecondFactor,
     backup_codes_left,
-    generate_backup_codes,
     has_second_factor,
     has_totp,
 )

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from app import inputs
-from app.auth import bp, flow, two_factor
+from app.auth import backup_codes, bp, flow, totp, two_factor
 from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
 from app.database import utcnow
@@ -126,7 +126,7 @@ def two_factor_verify():
     if form.validate_on_submit():
         status = 200
         try:
-            two_factor.verify_totp(actor_from_request(user), user, form.code.data, purpose="sign-in")
+            totp.verify_totp(actor_from_request(user), user, form.code.data, purpose="sign-in")
         except two_factor.SecondFactorThrottled as exc:
             _flash_throttled(exc.retry_after)
             status = 429
@@ -155,7 +155,7 @@ def two_factor_backup():
     if backup_form.validate_on_submit():
         status = 200
         try:
-            left = two_factor.use_backup_code(actor_from_request(user), user, backup_form.code.data,
+            left = backup_codes.use_backup_code(actor_from_request(user), user, backup_form.code.data,
                                               purpose="sign-in")
         except two_factor.SecondFactorThrottled as exc:
             _flash_throttled(exc.retry_after)
@@ -194,10 +194,10 @@ def _step_up_with_code(form: StepUpCodeForm, factors) -> str | None:
     code = form.code.data.strip()
     digits = "".join(code.split())
     try:
-        if factors.has_totp and inputs.digits(digits) and len(digits) == two_factor.TOTP_DIGITS:
-            two_factor.verify_totp(actor, user, digits, purpose="step-up")
+        if factors.has_totp and inputs.digits(digits) and len(digits) == totp.TOTP_DIGITS:
+            totp.verify_totp(actor, user, digits, purpose="step-up")
             return "authenticator app"
-        two_factor.use_backup_code(actor, user, code, purpose="step-up")
+        backup_codes.use_backup_code(actor, user, code, purpose="step-up")
         return "backup code"
     except two_factor.SecondFactorThrottled as exc:
         _flash_throttled(exc.retry_after)

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.auth import bp, flow, passkeys, policy, two_factor
+from app.auth import bp, flow, passkeys, policy, totp, two_factor
 from app.auth.forms import ConfirmForm, PasskeyNameForm, RegenerateBackupCodesForm, TotpCodeForm
 from app.security.access import access_rule, signed_in
 from app.security.actor import actor_from_request
@@ -18,7 +18,7 @@ from app.security.urls import safe_next_url
 from app.users import account_sessions, impersonation_guard
 
 NEW_CODES_KEY = "new_backup_codes"
-PENDING_TOTP_KEY = "pending_totp"  # the authenticator-app secret on offer (two_factor.PendingSecret)
+PENDING_TOTP_KEY = "pending_totp"  # the authenticator-app secret on offer (totp.PendingSecret)
 
 # What a user who is past the grace period may still open: enrolment and the way out.
 ALLOWED_WHILE_OVERDUE = frozenset({
@@ -87,15 +87,15 @@ def totp_setup():
     if two_factor.has_totp(current_user):
         flash(_("An authenticator app is already set up. Remove it first to set up another."), "info")
         return redirect(url_for("auth.security"))
-    kept = two_factor.PendingSecret.from_session(session.get(PENDING_TOTP_KEY), current_user)
-    pending = two_factor.begin_totp_enrolment(current_user, kept)
+    kept = totp.PendingSecret.from_session(session.get(PENDING_TOTP_KEY), current_user)
+    pending = totp.begin_totp_enrolment(current_user, kept)
     if pending is not kept:
         session[PENDING_TOTP_KEY] = pending.to_session()
     form = TotpCodeForm()
     status = 200
     if form.validate_on_submit():
         try:
-            codes = two_factor.confirm_totp_enrolment(actor_from_request(), current_user, kept, form.code.data)
+            codes = totp.confirm_totp_enrolment(actor_from_request(), current_user, kept, form.code.data)
         except two_factor.SecondFactorThrottled as exc:
             refused_by_throttle(exc.retry_after)
             flash(ngettext("Too many wrong codes. Try again in %(num)d minute.",
@@ -114,9 +114,9 @@ def totp_setup():
         form.code.data = ""
     elif request.method == "POST":
         status = 400
-    uri = two_factor.provisioning_uri(pending, current_user)
-    return render_template("auth/totp_setup.html", form=form, qr_svg=two_factor.qr_code_svg(uri),
-                           secret=two_factor.grouped_secret(pending.secret)), status
+    uri = totp.provisioning_uri(pending, current_user)
+    return render_template("auth/totp_setup.html", form=form, qr_svg=totp.qr_code_svg(uri),
+                           secret=totp.grouped_secret(pending.secret)), status
 
 
 @bp.post("/account/two-factor/app/remove")
@@ -126,7 +126,7 @@ def totp_remove():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        two_factor.remove_totp(actor_from_request(), current_user)
+        totp.remove_totp(actor_from_request(), current_user)
     except two_factor.WouldLeaveNoSecondFactor:
         flash(_("Your role requires a second factor: add a passkey before removing the authenticator app."), "danger")
     except two_factor.NotEnrolled:
@@ -159,7 +159,7 @@ def backup_codes_regenerate():
     if form.validate_on_submit():
         status = 400
         try:
-            codes = two_factor.regenerate_backup_codes(
+            codes = totp.regenerate_backup_codes(
                 actor_from_request(), current_user, form.password.data, form.code.data,
                 stepped_up_with_passkey=stepped_up_recently())
         except two_factor.WrongPassword:

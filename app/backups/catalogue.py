@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import format_timedelta
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.audit import services as audit
@@ -15,6 +17,7 @@ from app.backups.models import PASSED, Backup
 from app.backups.storage import MANIFEST_SUFFIX, STATUS_SUFFIX, get_storage
 from app.database import utcnow
 from app.extensions import db
+from app.observability.readings import Reading
 from app.pagination import Keyset, Page
 from app.security.actor import Actor
 
@@ -115,11 +118,6 @@ def newest_verified_backup_is_stale(now: datetime | None = None) -> bool:
 # -- retention -------------------------------------------------------------------------
 def dashboard_reading():
     """The dashboard's backup card: how old the newest verified backup is; a warning past 26 hours."""
-    from flask_babel import format_timedelta
-    from flask_babel import lazy_gettext as _l
-
-    from app.dashboard.status import Reading
-
     newest = db.session.scalars(select(Backup).where(Backup.verify_status == PASSED)
                                 .order_by(Backup.created_at.desc(), Backup.id.desc()).limit(1)).first()
     if newest is None:

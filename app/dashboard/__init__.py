@@ -6,8 +6,11 @@ bp = Blueprint("dashboard", __name__)
 
 
 def init_app(app) -> None:
-    """Register the blueprint. Its route modules load here, not when the package is
-    imported, so models and services of this package import without pulling in views."""
-    from app.dashboard import routes  # noqa: F401  (they add their routes to bp)
+    """Register the blueprint, subscribe the figures' cache to the events that change them,
+    and plug the features' readings into the status cards. Route modules load here, not
+    when the package is imported, so models and services import without pulling in views."""
+    from app.dashboard import cache, routes, status  # noqa: F401  (routes add their routes to bp)
 
     app.register_blueprint(bp)
+    cache.subscribe(app)
+    status.register_providers(app)

@@ -1,11 +1,10 @@
-"""Status cards that other features fill in: audit chain, newest verified backup, two-factor.
+"""Status cards filled by other features: audit chain, newest verified backup, two-factor.
 
-Each card reads a *provider*: a function registered by the feature that owns the
-figure, returning a :class:`Reading`. A card whose feature is not installed says so;
-it never shows an invented value. Providers must be cheap (read a stored result,
-never walk the audit chain or list a bucket on a page load).
+Each card reads a *provider*: a function of the feature that owns the figure, returning
+a :class:`~app.observability.readings.Reading`; :func:`register_providers` (from the
+dashboard's init_app) plugs them in. The dashboard imports the features it reads, never
+the other way round. A card without a provider says so; it never shows an invented value.
 
-    from app.dashboard.status import Reading, register_status_provider
     register_status_provider(app, "audit_chain", lambda: Reading("ok", _l("Verified"), detail=...))
 """
 
@@ -14,10 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
+
+from app.audit.integrity import chain_status_reading
+from app.auth.two_factor import users_without_two_factor_reading
+from app.backups.catalogue import dashboard_reading as backup_reading
+from app.observability.readings import Reading
 
 log = logging.getLogger(__name__)
 _EXTENSION = "dashboard_status_providers"
@@ -28,16 +31,6 @@ CARDS: dict[str, tuple[object, object]] = {
     "newest_verified_backup": (_l("Newest verified backup"), _l("backups")),
     "users_without_two_factor": (_l("Users without two-factor"), _l("two-factor authentication")),
 }
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What a card shows. ``level`` is ok, warning, danger or unknown."""
-
-    level: str
-    value: object
-    detail: object = None
-    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +46,13 @@ def register_status_provider(app: Flask, name: str, provider: Callable[[], Readi
     if name not in CARDS:
         raise KeyError(f"unknown dashboard status card {name!r}; known: {sorted(CARDS)}")
     app.extensions.setdefault(_EXTENSION, {})[name] = provider
+
+
+def register_providers(app: Flask) -> None:
+    """Plug the features' readings into their cards."""
+    register_status_provider(app, "audit_chain", chain_status_reading)
+    register_status_provider(app, "newest_verified_backup", backup_reading)
+    register_status_provider(app, "users_without_two_factor", users_without_two_factor_reading)
 
 
 def cards() -> list[Card]:

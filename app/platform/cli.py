@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.api.cache import clear_api_reads
-from app.dashboard.cache import clear_dashboard_cache
+from app import events
 from app.database import transaction
 from app.platform import demo
 from app.platform.services.facets import clear_facets
@@ -24,9 +23,10 @@ def seed_demo(if_empty: bool, seed: int) -> None:
         raise click.ClickException("the database already holds data; load demo data only into an empty one")
     with transaction():
         summary = demo.load_demo_data(Actor.system("seed-demo"), seed=seed)
-    clear_dashboard_cache(history=True)  # the demo history is backdated
+        # The demo history is backdated: the dashboard forgets its past days too.
+        events.announce(events.demo_data_loaded, institutions=summary.institutions, customers=summary.customers,
+                        transactions=summary.transactions, approvals=summary.approvals)
     clear_facets()
-    clear_api_reads()
     click.echo(
         f"Loaded demo data: {summary.institutions} institutions, {summary.customers} customers, "
         f"{summary.transactions} transactions, {summary.approvals} approvals, "

@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app import create_app
-from app.auth import two_factor
+from app.auth import totp, two_factor
 from app.auth.models import TotpCredential
 from app.config import TEST_CONFIG
 from app.database import utcnow
@@ -76,7 +76,7 @@ def test_one_code_is_accepted_once_even_by_parallel_workers(committing_app):
         with committing_app.app_context():
             racer = db.session.get(User, user_id)
             try:
-                two_factor.verify_totp(Actor.for_user(racer), racer, code, purpose="race")
+                totp.verify_totp(Actor.for_user(racer), racer, code, purpose="race")
                 db.session.commit()
                 return "accepted"
             except two_factor.CodeReplayed:
@@ -122,7 +122,7 @@ def test_the_lock_counter_is_shared_by_workers_on_redis(app, app_config, db, mak
         with worker.app_context():
             two_factor.SECOND_FACTOR_SHORT.clear(f"user:{user.id}")
             with pytest.raises(two_factor.SecondFactorLocked if n == 9 else two_factor.CodeRejected):
-                two_factor.verify_totp(Actor.for_user(user), user, "000000", purpose="test")
+                totp.verify_totp(Actor.for_user(user), user, "000000", purpose="test")
             db.session.commit()
     db.session.refresh(user)
     assert user.two_factor_locked_at is not None

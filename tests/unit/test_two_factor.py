@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.audit.models import AuditLog
-from app.auth import two_factor
+from app.auth import backup_codes, totp, two_factor
 from app.auth.models import BackupCode, TotpCredential
 from app.security.actor import Actor
 from app.users.models import Role
@@ -100,16 +100,16 @@ def test_codes_one_step_either_way_are_accepted_and_two_steps_are_not(db, make_u
     user = make_user(Role.ADMIN, with_2fa=True)
     actor = Actor.for_user(user)
     now = time.time()
-    totp = pyotp.TOTP(user.totp_secret)
+    app_codes = pyotp.TOTP(user.totp_secret)
     with pytest.raises(two_factor.CodeRejected):
-        two_factor.verify_totp(actor, user, totp.at(now - 60), purpose="test", now=now)
+        totp.verify_totp(actor, user, app_codes.at(now - 60), purpose="test", now=now)
     with pytest.raises(two_factor.CodeRejected):
-        two_factor.verify_totp(actor, user, totp.at(now + 60), purpose="test", now=now)
-    two_factor.verify_totp(actor, user, totp.at(now - 30), purpose="test", now=now)
-    two_factor.verify_totp(actor, user, totp.at(now + 30), purpose="test", now=now)
+        totp.verify_totp(actor, user, app_codes.at(now + 60), purpose="test", now=now)
+    totp.verify_totp(actor, user, app_codes.at(now - 30), purpose="test", now=now)
+    totp.verify_totp(actor, user, app_codes.at(now + 30), purpose="test", now=now)
     # After the newest step was used, an older (still in-window) code is a replay.
     with pytest.raises(two_factor.CodeReplayed):
-        two_factor.verify_totp(actor, user, totp.at(now), purpose="test", now=now)
+        totp.verify_totp(actor, user, app_codes.at(now), purpose="test", now=now)
 
 
 def test_a_replayed_code_is_refused_audited_and_explained(db, client, forms, make_user, app):
@@ -147,11 +147,11 @@ def test_ten_wrong_codes_lock_until_a_backup_code_is_used(db, client, forms, mak
     for n in range(10):
         two_factor.SECOND_FACTOR_SHORT.clear(f"user:{user.id}")  # past the short pause: only the lock counts
         with pytest.raises(two_factor.SecondFactorLocked if n == 9 else two_factor.CodeRejected):
-            two_factor.verify_totp(actor, user, "000000", purpose="test")
+            totp.verify_totp(actor, user, "000000", purpose="test")
     db.session.commit()
     assert user.two_factor_locked_at is not None and "TWO_FACTOR_LOCK" in actions(db)
     with pytest.raises(two_factor.SecondFactorLocked):  # even the right code
-        two_factor.verify_totp(actor, user, totp_code(user), purpose="test")
+        totp.verify_totp(actor, user, totp_code(user), purpose="test")
 
     sign_in_password(forms, user)
     page = client.get("/login/two-factor").get_data(as_text=True)
@@ -196,7 +196,7 @@ def test_regenerating_backup_codes_needs_the_password_and_a_current_code(db, cli
         as_text=True))
     assert len(new_codes) == 10 and not set(new_codes) & set(old)
     with pytest.raises(two_factor.CodeRejected):  # the old set is void
-        two_factor.use_backup_code(Actor.for_user(user), user, old[0], purpose="test")
+        backup_codes.use_backup_code(Actor.for_user(user), user, old[0], purpose="test")
 
 
 def test_remaining_codes_are_shown_with_a_warning_below_four(db, client, make_user, login_as):
@@ -205,7 +205,7 @@ def test_remaining_codes_are_shown_with_a_warning_below_four(db, client, make_us
     page = client.get("/account/security").get_data(as_text=True)
     assert "10 unused backup codes." in page and "running out of backup codes" not in page
     for code in user.backup_codes[:7]:
-        two_factor.use_backup_code(Actor.for_user(user), user, code, purpose="test")
+        backup_codes.use_backup_code(Actor.for_user(user), user, code, purpose="test")
     db.session.commit()
     page = client.get("/account/security").get_data(as_text=True)
     assert "3 unused backup codes." in page and "running out of backup codes" in page
@@ -266,16 +266,16 @@ def test_pending_sign_in_expires(db, client, forms, make_user, monkeypatch):
 
 def test_a_pending_secret_is_replaced_when_stale(db, app, make_user, monkeypatch):
     user, other = make_user(Role.ADMIN), make_user(Role.ADMIN)
-    first = two_factor.begin_totp_enrolment(user)
-    assert two_factor.begin_totp_enrolment(user, first) is first  # fresh: kept, so the QR code stays
+    first = totp.begin_totp_enrolment(user)
+    assert totp.begin_totp_enrolment(user, first) is first  # fresh: kept, so the QR code stays
     kept = first.to_session()
     assert first.secret not in json.dumps(kept)
-    assert two_factor.PendingSecret.from_session(kept, user) == first
-    assert two_factor.PendingSecret.from_session(kept, other) is None  # another account's offer is not taken
-    assert two_factor.PendingSecret.from_session({**kept, "secret": "forged"}, user) is None
-    monkeypatch.setattr(two_factor, "PENDING_SECRET_LIFETIME", timedelta(0))  # every offer is now stale
-    assert two_factor.PendingSecret.from_session(kept, user) is None
-    second = two_factor.begin_totp_enrolment(user, first)
+    assert totp.PendingSecret.from_session(kept, user) == first
+    assert totp.PendingSecret.from_session(kept, other) is None  # another account's offer is not taken
+    assert totp.PendingSecret.from_session({**kept, "secret": "forged"}, user) is None
+    monkeypatch.setattr(totp, "PENDING_SECRET_LIFETIME", timedelta(0))  # every offer is now stale
+    assert totp.PendingSecret.from_session(kept, user) is None
+    second = totp.begin_totp_enrolment(user, first)
     assert second.secret != first.secret
     assert db.session.scalar(select(TotpCredential.id).where(TotpCredential.user_id == user.id)) is None
 
@@ -287,7 +287,7 @@ def test_an_expired_offer_is_not_confirmed_and_a_new_key_is_shown(app, db, clien
     stepped_up(client, forms)
     first = secret_on_page(client.get("/account/two-factor/app").get_data(as_text=True))
     token = forms.token("/account/two-factor/app")
-    monkeypatch.setattr(two_factor, "PENDING_SECRET_LIFETIME", timedelta(0))  # the offer went stale meanwhile
+    monkeypatch.setattr(totp, "PENDING_SECRET_LIFETIME", timedelta(0))  # the offer went stale meanwhile
     refused = client.post("/account/two-factor/app", data={"csrf_token": token, "code": pyotp.TOTP(first).now()})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 200 and "had expired and a new one is shown" in page

@@ -15,11 +15,10 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.api.cache import clear_api_reads
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
-from app.dashboard.cache import clear_dashboard_cache
-from app.database import after_commit, utcnow
+from app.database import utcnow
 from app.extensions import db
 from app.platform.models import Approval, DecisionStatus, Transaction
 from app.platform.services import NotVisible, PlatformError, ensure_in_scope
@@ -92,8 +91,12 @@ def _decide(actor: Actor, row, *, approve: bool, reason: str | None, reason_fiel
     db.session.flush()
     audit.log(actor, action, resource=row, description=description,
               changes=audit.diff(before, audit.snapshot(row, fields)))
-    after_commit(clear_dashboard_cache)
-    after_commit(lambda: clear_api_reads("transactions" if isinstance(row, Transaction) else "approvals"))
+    if isinstance(row, Transaction):
+        events.announce(events.transaction_decided, transaction_id=row.id, institution_id=row.institution_id,
+                        status=row.status)
+    else:
+        events.announce(events.approval_decided, approval_id=row.id, institution_id=row.institution_id,
+                        status=row.status)
 
 
 def decide_transaction(actor: Actor, transaction_id: int, *, approve: bool, reason: str | None = None,

@@ -18,10 +18,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction
-from app.dashboard.cache import clear_dashboard_cache
-from app.database import after_commit, utcnow
+from app.database import utcnow
 from app.extensions import db
 from app.platform.models import Customer, CustomerImport, ImportStatus, Institution
 from app.platform.services import NotVisible, PlatformError, scope_of
@@ -145,7 +145,7 @@ def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
                        "file": {"name": staged.filename, "sha256": staged.file_sha256, "bytes": staged.size_bytes,
                                 "lines": staged.row_count},
                        "by_institution": {codes[i]: n for i, n in sorted(counts.items())}})
-    after_commit(clear_dashboard_cache)
+    events.announce(events.customers_imported, count=count, institution_ids=sorted(counts))
     return count
 
 

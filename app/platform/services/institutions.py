@@ -9,10 +9,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 from sqlalchemy import Select, func, or_, select
 
-from app.api.cache import clear_api_reads
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction
-from app.dashboard.cache import clear_dashboard_cache
 from app.database import LIKE_ESCAPE, after_commit, contains_pattern
 from app.extensions import db
 from app.platform.models import Approval, Customer, DecisionStatus, Institution, Transaction
@@ -58,11 +57,10 @@ def choices(actor: Actor) -> list[tuple[int, str]]:
     return facets.institution_choices(scope_of(actor))
 
 
-def _after_change() -> None:
-    """Clear what shows institutions (dashboard, facet lists, API reads) once the change commits."""
-    after_commit(clear_dashboard_cache)
+def _after_change(institution: Institution) -> None:
+    """Once the change commits: clear the facet lists, and announce it to whoever shows institutions."""
     after_commit(facets.clear_facets)
-    after_commit(lambda: clear_api_reads("institutions"))
+    events.announce(events.institution_changed, institution_id=institution.id)
 
 
 def _checked(code: str, name: str, *, exclude_id: int | None = None) -> tuple[str, str]:
@@ -92,7 +90,7 @@ def create(actor: Actor, *, code: str, name: str) -> Institution:
     db.session.flush()
     audit.log(actor, AuditAction.INSTITUTION_CREATE, resource=institution, description=f"Created institution {code}",
               changes=audit.diff({}, audit.snapshot(institution, FIELDS)))
-    _after_change()
+    _after_change(institution)
     return institution
 
 
@@ -111,7 +109,7 @@ def update(actor: Actor, institution: Institution, *, code: str, name: str, expe
     db.session.flush()
     audit.log(actor, AuditAction.INSTITUTION_UPDATE, resource=institution, changes=changes,
               description=f"Edited institution {code}")
-    _after_change()
+    _after_change(institution)
     return True
 
 
@@ -157,7 +155,7 @@ def set_active(actor: Actor, institution: Institution, active: bool, *, expected
     audit.log(actor, AuditAction.INSTITUTION_UPDATE, resource=institution,
               changes=audit.diff(before, audit.snapshot(institution, FIELDS)),
               description=f"{'Reactivated' if active else 'Deactivated'} institution {institution.code}")
-    _after_change()
+    _after_change(institution)
     return True
 
 
