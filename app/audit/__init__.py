@@ -11,7 +11,10 @@ def init_app(app) -> None:
     modules load here, not when the package is imported, so models and services of this
     package import without pulling in views."""
     from app.audit import routes  # noqa: F401  (they add their routes to bp)
+    from app.audit.integrity import audit_chain
     from app.audit.services import install_session_hooks
+    from app.observability.gauges import register_gauge
 
     install_session_hooks()
     app.register_blueprint(bp)
+    register_gauge("audit_chain", audit_chain)

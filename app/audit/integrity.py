@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import queue
 import threading
 import uuid
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
 from app.audit import services as audit
@@ -296,3 +298,16 @@ def chain_status_reading():
         return Reading("danger", _l("Broken"), run.detail, as_of=run.finished_at)
     level = "ok" if utcnow() - run.finished_at <= VERIFICATION_STALE_AFTER else "warning"
     return Reading(level, _l("Verified"), _l("%(n)s entries", n=format_number(run.checked)), as_of=run.finished_at)
+
+
+def audit_chain() -> list[GaugeMetricFamily]:
+    """Prometheus gauges: the newest verification of the chain (stored, never recomputed)."""
+    run = last_verification()
+    ok = GaugeMetricFamily(
+        "saintara_audit_chain_ok",
+        "1 when the newest verification of the audit hash chain passed, 0 when it found a break (NaN: never run).")
+    ok.add_metric([], math.nan if run is None else float(run.ok))
+    when = GaugeMetricFamily("saintara_audit_chain_verified_timestamp_seconds",
+                             "When the audit chain was last verified, in seconds since 1970 (NaN: never).")
+    when.add_metric([], math.nan if run is None else run.finished_at.timestamp())
+    return [ok, when]

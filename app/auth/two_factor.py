@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import delete, func, or_, select
 
 from app.audit import services as audit
@@ -226,3 +227,19 @@ def users_without_two_factor_reading():
     total = db.session.scalar(in_scope)
     return Reading("ok" if missing == 0 else "warning", missing,
                    _l("of %(total)d users whose role requires it", total=total))
+
+
+ADMIN_ROLES = ("superadmin", "admin")
+
+
+def admins_with_two_factor() -> GaugeMetricFamily:
+    """Prometheus gauge: share of active superadmins and admins with a second factor."""
+    active_admins = select(User.id).where(User.role.in_(ADMIN_ROLES), User.is_active_account.is_(True))
+    total = db.session.scalar(select(func.count()).select_from(active_admins.subquery())) or 0
+    enabled = db.session.scalar(select(func.count()).select_from(
+        active_admins.where(enabled_clause()).subquery())) or 0
+    family = GaugeMetricFamily(
+        "saintara_admins_two_factor_ratio",
+        "Share of active superadmins and admins with a second factor (1 when there are none).")
+    family.add_metric([], enabled / total if total else 1.0)
+    return family

@@ -9,5 +9,9 @@ def init_app(app) -> None:
     """Register the blueprint and the background jobs. Routes and
     jobs load here, not when the package is imported, so services and models import without views."""
     from app.backups import jobs, routes  # noqa: F401  (routes add to bp; jobs register themselves)
+    from app.backups.catalogue import last_restore_drill, newest_verified_backup
+    from app.observability.gauges import register_gauge
 
     app.register_blueprint(bp)
+    register_gauge("backup_age", newest_verified_backup)
+    register_gauge("restore_drill", last_restore_drill)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from app.audit import services as audit
@@ -174,3 +176,28 @@ def discard_leftovers() -> list[str]:
             storage.delete(name)
             removed.append(name)
     return removed
+
+
+def newest_verified_backup() -> GaugeMetricFamily:
+    """Prometheus gauge: age of the newest backup that passed verification."""
+    age = newest_verified_backup_age()
+    family = GaugeMetricFamily(
+        "saintara_backup_newest_verified_age_seconds",
+        "Age of the newest backup that passed verification (+Inf when there is none).")
+    family.add_metric([], age.total_seconds() if age is not None else math.inf)
+    return family
+
+
+def last_restore_drill() -> list[GaugeMetricFamily]:
+    """Prometheus gauges: the newest restore drill's result and time (stored, never rerun)."""
+    newest = db.session.execute(
+        select(Backup.drill_status, Backup.drilled_at).where(Backup.drilled_at.is_not(None))
+        .order_by(Backup.drilled_at.desc()).limit(1)).first()
+    success = GaugeMetricFamily(
+        "saintara_restore_drill_last_success",
+        "1 when the newest restore drill matched its manifest, 0 when it failed (NaN: never drilled).")
+    success.add_metric([], math.nan if newest is None else float(newest.drill_status == PASSED))
+    when = GaugeMetricFamily("saintara_restore_drill_last_timestamp_seconds",
+                             "When the newest restore drill ran, in seconds since 1970 (NaN: never).")
+    when.add_metric([], math.nan if newest is None else newest.drilled_at.timestamp())
+    return [success, when]

@@ -20,6 +20,9 @@ import os
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
+from app.observability.gauges import DomainCollector
+
+# Up a layer, on purpose: /metrics is a view, and every view declares who may use it at the view.
 from app.security.access import public
 
 PREFIX = "saintara_"
@@ -55,8 +58,6 @@ def multiprocess_dir() -> str | None:
 
 def registry() -> CollectorRegistry:
     """A registry with every worker's metrics plus the domain gauges, for one scrape."""
-    from app.observability.gauges import DomainCollector
-
     scrape = CollectorRegistry()
     if multiprocess_dir():
         from prometheus_client import multiprocess
@@ -106,14 +107,8 @@ def scrape():
 
 
 def init_app(app) -> None:
-    """Register /metrics; series with known labels start at zero (a rate needs a first sample)."""
-    from app.security.ratelimits import FAILURE_THROTTLES, REQUEST_LIMITS
-
+    """Register /metrics; series with known labels start at zero (a rate needs a first sample).
+    The rate-limit series are started by app.security.limiting, which declares the limits."""
     for result in ("success", "failure", "throttled"):
         SIGN_INS.labels(result)
-    for rule in REQUEST_LIMITS:
-        RATELIMIT_REJECTIONS.labels(rule.name)
-        RATELIMIT_FALLBACKS.labels(rule.name, "per_process" if rule.security else "let_through")
-    for throttle in FAILURE_THROTTLES:
-        RATELIMIT_FALLBACKS.labels(throttle.name, "per_process")
     app.register_blueprint(bp)

@@ -35,7 +35,15 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
 from app.observability import metrics
-from app.security.ratelimits import EXEMPT_ENDPOINTS, PAGES_PER_USER, Per, RequestLimit, by_endpoint
+from app.security.ratelimits import (
+    EXEMPT_ENDPOINTS,
+    FAILURE_THROTTLES,
+    PAGES_PER_USER,
+    REQUEST_LIMITS,
+    Per,
+    RequestLimit,
+    by_endpoint,
+)
 
 log = logging.getLogger(__name__)
 STORAGE_ERRORS = (RedisError, StorageError, OSError)
@@ -198,6 +206,11 @@ def init_app(app: Flask) -> None:
     """Count every request against its declared limits, first thing after the request id."""
     retry = app.config.get("RATELIMIT_RETRY_SECONDS", 5)
     app.extensions[EXTENSION_KEY] = CounterStore(limiter.storage, retry)
+    for rule in REQUEST_LIMITS:  # series with known labels start at zero (a rate needs a first sample)
+        metrics.RATELIMIT_REJECTIONS.labels(rule.name)
+        metrics.RATELIMIT_FALLBACKS.labels(rule.name, "per_process" if rule.security else "let_through")
+    for throttle in FAILURE_THROTTLES:
+        metrics.RATELIMIT_FALLBACKS.labels(throttle.name, "per_process")
     table = by_endpoint()
 
     @app.before_request

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
     "foundation": ("config", "extensions", "database", "inputs", "pagination", "listing", "i18n", "mail",
-                   "caching", "errors", "observability", "jobs"),
+                   "caching", "errors", "observability", "jobs", "events"),
     "core": ("security", "audit", "settings"),
     "domain": ("users", "auth", "platform", "backups"),
     "surfaces": ("dashboard", "search", "api"),

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
 
 from app import events
 from app.audit import services as audit
@@ -168,3 +169,13 @@ def bulk_approve(actor: Actor, versions: dict[int, int], *, reason: str | None =
                 description=f"Approved {row.kind} request (bulk approval of {len(rows)})",
                 actions=(AuditAction.APPROVAL_APPROVE, AuditAction.APPROVAL_REJECT))
     return list(rows)
+
+
+def pending_approvals() -> GaugeMetricFamily:
+    """Prometheus gauge: items waiting for a decision, by kind (registered by the platform's init_app)."""
+    family = GaugeMetricFamily("saintara_pending", "Items waiting for a decision, by kind.", labels=["kind"])
+    for kind, model in (("approval", Approval), ("transaction", Transaction)):
+        count = db.session.scalar(select(func.count()).select_from(model)
+                                  .where(model.status == DecisionStatus.PENDING.value))
+        family.add_metric([kind], count or 0)
+    return family
