@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -31,6 +30,7 @@ CSRF_MESSAGE = _l(
     "Go back, reload the page and submit it again."
 )
 
+# Shown by app.security.headers, which answers CSRF failures (it knows whether the cookie can come back).
 HTTPS_CSRF_MESSAGE = _l(
     "This portal needs HTTPS (or X-Forwarded-Proto from your proxy). Over plain HTTP the browser does not "
     "send the session cookie back, so the form could not be checked and nothing was changed."
@@ -64,14 +64,6 @@ def render_error(code: int, message=None, *, error_code: str | None = None, link
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def _csrf_error(_exc):
-        from app.security.headers import secure_cookies_over_plain_http
-
-        if secure_cookies_over_plain_http():  # not an expired form: the cookie can never come back
-            return render_error(400, HTTPS_CSRF_MESSAGE, error_code="https_required")
-        return render_error(400, CSRF_MESSAGE, error_code="csrf_failed")
-
     @app.errorhandler(StaleDataError)
     def _stale(_exc):
         db.session.rollback()

@@ -25,7 +25,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from app.pagination import InvalidCursor
+from app.errors import render_error
 
 # C0 and C1 controls, DEL, and lone surrogates (JSON can carry "\ud800", which no database can
 # store); tab, line feed and carriage return are text in a form (a textarea).
@@ -204,22 +204,11 @@ def _printable(name: str) -> str:
     return _CONTROL_IN_QUERY.sub("\N{REPLACEMENT CHARACTER}", name)[:60]
 
 
-CURSOR_MESSAGE = _l("This page link was not made for this list, or it has expired. Start again from the first page.")
-
-
 def init_app(app: Flask) -> None:
-    from app.errors import render_error
-    from app.listing import url_with
-
+    """Check every request's values; a bad value is a 400 with the field's message."""
     app.before_request(check_request)
 
     @app.errorhandler(InvalidInput)
     def _invalid_input(exc: InvalidInput):
         fields = {exc.field: str(exc.message)} if exc.field else {}
         return render_error(400, exc.message, error_code="validation_error", fields=fields)
-
-    @app.errorhandler(InvalidCursor)
-    def _invalid_cursor(_exc: InvalidCursor):
-        first_page = url_with(cursor=None, dir=None) if request.endpoint else None
-        return render_error(400, CURSOR_MESSAGE, error_code="invalid_cursor",
-                            link=(first_page, _l("Go to the first page")) if first_page else None)

@@ -23,9 +23,10 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app import inputs
+from app.errors import render_error
 from app.extensions import db
 from app.inputs import InvalidInput
-from app.pagination import DEFAULT_PAGE_SIZE, Keyset, Page
+from app.pagination import DEFAULT_PAGE_SIZE, InvalidCursor, Keyset, Page
 
 EXPORT_BATCH = 1000
 MAX_AMOUNT = 10**15
@@ -259,14 +260,24 @@ class ListDefinition:
         return response
 
 
-def count_export() -> None:
-    """Count one CSV export of the current person against its declared hourly limit.
+EXPORT_CHECKS = "listing.export_checks"
+CURSOR_MESSAGE = _l("This page link was not made for this list, or it has expired. Start again from the first page.")
 
-    Raises app.security.limiting.RateLimited (a 429 page) past the limit.
+
+def on_export(app: Flask, check: Callable[[], None]) -> None:
+    """Run ``check()`` before each CSV export starts; it refuses one by raising (idempotent).
+
+    The security layer counts exports against their hourly limit here (app.security.limiting).
     """
-    from app.security import limiting, ratelimits
+    checks = app.extensions.setdefault(EXPORT_CHECKS, [])
+    if check not in checks:
+        checks.append(check)
 
-    limiting.enforce(ratelimits.CSV_EXPORTS)
+
+def count_export() -> None:
+    """Run the export checks (the hourly limit: a 429 page past it) for one CSV export."""
+    for check in current_app.extensions.get(EXPORT_CHECKS, ()):
+        check()
 
 
 def csv_cell(value) -> object:
@@ -300,4 +311,11 @@ def url_with(**changes) -> str:
 
 
 def init_app(app: Flask) -> None:
+    """``url_with`` for templates; a foreign or expired page link answers 400 with a way back."""
     app.add_template_global(url_with)
+
+    @app.errorhandler(InvalidCursor)
+    def _invalid_cursor(_exc: InvalidCursor):
+        first_page = url_with(cursor=None, dir=None) if request.endpoint else None
+        return render_error(400, CURSOR_MESSAGE, error_code="invalid_cursor",
+                            link=(first_page, _l("Go to the first page")) if first_page else None)

@@ -16,7 +16,6 @@ import click
 from flask.cli import AppGroup
 
 from app.audit import integrity, retention
-from app.audit import services as audit
 from app.audit.escaping import one_line
 from app.database import transaction, utcnow
 from app.security.actor import Actor
@@ -46,7 +45,7 @@ def verify(expected: tuple[str, ...], anchor_file: str | None, batch_size: int) 
         raise click.UsageError(str(exc)) from None
     started_at, started = utcnow(), time.perf_counter()
     with transaction():
-        report = audit.verify_chain(batch_size, anchors=anchors)
+        report = integrity.verify_chain(batch_size, anchors=anchors)
     elapsed = time.perf_counter() - started
     with transaction():
         integrity.record_verification(report, started_at=started_at, finished_at=utcnow(), source="cli")

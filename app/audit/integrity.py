@@ -25,9 +25,10 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
 from app.audit import services as audit
-from app.audit.chain import HASHED_FIELDS, ChainBreak, ChainReport, walk
+from app.audit.chain import HASHED_FIELDS, ChainBreak, ChainReport, hash_of, walk
 from app.audit.models import (
     CHANGES_TEXT_SQL,
+    GENESIS_HASH,
     TIMESTAMP_TEXT_SQL,
     AuditAction,
     AuditLog,
@@ -38,6 +39,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.observability.readings import Reading
 from app.security.actor import Actor
+from app.settings import services as settings
 
 # The database writes each timestamp exactly as the hash encodes it and hands ``changes`` over
 # as its stored (canonical) text: no datetime objects, no JSON decoding in the hot loop.
@@ -168,8 +170,6 @@ def verify_chain(batch_size: int = 5000, *, anchors: Iterable[Anchor] = (), now:
     boundary may have been purged, but only if it is older than the retention period
     (``retention_days``, default the setting): nothing younger may ever be purged.
     """
-    from app.settings import services as settings
-
     anchors = sorted(anchors, key=lambda a: a.entry_id)
     purge = latest_purge()
     rows = chain_rows(batch_size)
@@ -259,9 +259,6 @@ class EntryStatus:
 
 def entry_status(entry: AuditLog) -> EntryStatus:
     """Check one entry against its own hash and its two neighbours (three indexed look-ups)."""
-    from app.audit.chain import hash_of
-    from app.audit.models import GENESIS_HASH
-
     previous = db.session.execute(
         select(AuditLog.id, AuditLog.hash).where(AuditLog.id < entry.id).order_by(AuditLog.id.desc()).limit(1)).first()
     following = db.session.execute(

@@ -20,7 +20,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, insert, inspect, select, text
 
 from app import database
-from app.audit.chain import HASHED_FIELDS, ChainReport, encode_fields, hash_of, timestamp_text
+from app.audit.chain import HASHED_FIELDS, encode_fields, hash_of, timestamp_text
 from app.audit.escaping import one_line
 from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
@@ -306,13 +306,3 @@ def chain_head() -> tuple[int | None, str]:
         select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
     ).first()
     return (row.id, row.hash) if row else (None, GENESIS_HASH)
-
-
-def verify_chain(batch_size: int = 5000, **options) -> ChainReport:
-    """Walk the whole chain in id order; the report names the first broken entry.
-
-    See :func:`app.audit.integrity.verify_chain` for the options (external anchors).
-    """
-    from app.audit import integrity  # integrity builds on this module
-
-    return integrity.verify_chain(batch_size, **options)

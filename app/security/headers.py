@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from app.errors import CSRF_MESSAGE, HTTPS_CSRF_MESSAGE, render_error
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -62,7 +65,14 @@ def _apply(response: Response, hsts: bool, headers: dict[str, str]) -> Response:
     return response
 
 
+def _csrf_error(_exc: CSRFError):
+    if secure_cookies_over_plain_http():  # not an expired form: the cookie can never come back
+        return render_error(400, HTTPS_CSRF_MESSAGE, error_code="https_required")
+    return render_error(400, CSRF_MESSAGE, error_code="csrf_failed")
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
     hsts = app.config["HSTS_ENABLED"]
     headers = {**STATIC_HEADERS,
                "Content-Security-Policy": content_security_policy(app.config.get("SENTRY_BROWSER_DSN"))}

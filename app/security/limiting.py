@@ -22,20 +22,21 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
-from limits.errors import StorageError
-from limits.storage import MemoryStorage, Storage
-from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
+from app import listing
+from app.errors import wants_json
 from app.extensions import limiter
 from app.observability import metrics
+from app.security.counters import EXTENSION_KEY, CounterStore, counters
+from app.security.ratelimit_docs import display
 from app.security.ratelimits import (
+    CSV_EXPORTS,
     EXEMPT_ENDPOINTS,
     FAILURE_THROTTLES,
     PAGES_PER_USER,
@@ -46,46 +47,9 @@ from app.security.ratelimits import (
 )
 
 log = logging.getLogger(__name__)
-STORAGE_ERRORS = (RedisError, StorageError, OSError)
-EXTENSION_KEY = "saintara.counters"
-T = TypeVar("T")
 
 # The clock the windows are cut from (tests replace it to stand at a known instant).
 clock: Callable[[], float] = time.time
-
-
-class CounterStore:
-    """The limiter's storage, with a per-process stand-in while it does not answer."""
-
-    def __init__(self, shared: Storage, retry_seconds: float, local: Storage | None = None):
-        self.shared = shared
-        # The embedded default already counts in memory: it is its own stand-in.
-        self.local = local or (shared if isinstance(shared, MemoryStorage) else MemoryStorage())
-        self.retry_seconds = retry_seconds
-        self._down_until = 0.0
-
-    @property
-    def shared_down(self) -> bool:
-        return self.local is not self.shared and time.monotonic() < self._down_until
-
-    def call(self, operation: Callable[[Storage], T], *, limit: str, security: bool, let_through: T) -> T:
-        """``operation(storage)`` on the shared store; while it is down, on this process's
-        store (security limits) or not at all (the others get ``let_through``)."""
-        if self.local is self.shared:
-            return operation(self.shared)
-        if not self.shared_down:
-            try:
-                return operation(self.shared)
-            except STORAGE_ERRORS:
-                self._down_until = time.monotonic() + self.retry_seconds
-                log.warning("rate-limit storage unreachable; security limits count per process for %s s",
-                            self.retry_seconds, exc_info=True)
-        metrics.RATELIMIT_FALLBACKS.labels(limit, "per_process" if security else "let_through").inc()
-        return operation(self.local) if security else let_through
-
-
-def counters() -> CounterStore:
-    return current_app.extensions[EXTENSION_KEY]
 
 
 @dataclass(frozen=True)
@@ -187,9 +151,6 @@ def _headers(response):
 
 
 def _rate_limited(exc: RateLimited):
-    from app.errors import wants_json
-    from app.security.ratelimit_docs import display
-
     state = exc.state
     wait = format_timedelta(state.retry_after, granularity="second", threshold=1.1)
     if wants_json():
@@ -200,6 +161,10 @@ def _rate_limited(exc: RateLimited):
         return jsonify(body), 429
     return render_template("errors/rate_limited.html", state=state, wait=wait, limit=display(state.rule.item()),
                            request_id=g.get("request_id")), 429
+
+
+def _count_export() -> None:
+    enforce(CSV_EXPORTS)
 
 
 def init_app(app: Flask) -> None:
@@ -219,4 +184,5 @@ def init_app(app: Flask) -> None:
             enforce(rule)
 
     app.after_request(_headers)
+    listing.on_export(app, _count_export)
     app.register_error_handler(RateLimited, _rate_limited)

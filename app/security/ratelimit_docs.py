@@ -121,8 +121,6 @@ def routes_of(rule) -> str:
 
 def render_markdown() -> str:
     """The whole of docs/API_RATE_LIMITS.md (English); needs an app context (for the URL map)."""
-    from app.security.ratelimits import REQUEST_LIMITS
-
     with force_locale("en"):
         lines = [HEADER, "## Request limits", "",
                  "| name | limit | counted per | applies to | routes | when Redis is down | why |",

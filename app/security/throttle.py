@@ -5,7 +5,7 @@ attempts and be cleared by a success. These use the same storage as the request
 limits (Redis in production, memory on the embedded default) with a moving window
 ("10 failures in the last 15 minutes"), so every worker and host shares the counts and
 the time to wait is exact. While Redis does not answer they count per process
-(app.security.limiting.CounterStore): slower to trip, never switched off.
+(app.security.counters.CounterStore): slower to trip, never switched off.
 
 The throttles themselves are declared with every other limit in app.security.ratelimits.
 """
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
 from limits.strategies import MovingWindowRateLimiter
+
+from app.security.counters import counters
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,6 @@ class FailureThrottle:
         return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
 
     def _run(self, operation, default=None):
-        from app.security.limiting import counters
-
         return counters().call(lambda storage: operation(MovingWindowRateLimiter(storage)),
                                limit=self.name, security=True, let_through=default)
 

@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from app import create_app
+from app.audit import integrity
 from app.audit import services as audit
 from app.audit.models import AuditLog
 from app.config import TEST_CONFIG
@@ -59,7 +60,7 @@ def _process_writer(url: str, instance: str, writer: str, count: int) -> None:
 
 def _assert_one_unbroken_chain(app, expected: int) -> None:
     with app.app_context():
-        report = audit.verify_chain()
+        report = integrity.verify_chain()
         assert report.ok, report.first_break
         assert report.checked == expected
         forks = db.session.execute(

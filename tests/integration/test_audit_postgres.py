@@ -54,7 +54,7 @@ def test_the_change_is_written_before_the_chain_lock_is_taken(db, make_user):
     append = next(i for i, statement in enumerate(statements) if "audit_append" in statement)
     assert update < append
     assert entry.id == db.session.scalar(select(AuditLog.id).where(AuditLog.description == "renamed"))
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
 
 
 @pytest.mark.parametrize("statement", [
@@ -84,7 +84,7 @@ def test_tampering_past_the_trigger_is_still_detected(db):
     db.session.execute(text("SET LOCAL session_replication_role = replica"))
     db.session.execute(text("UPDATE audit_logs SET actor_email = 'mallory' WHERE id = :id"), {"id": second.id})
     db.session.execute(text("SET LOCAL session_replication_role = origin"))
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert (report.first_break.kind, report.first_break.entry_id) == ("modified", second.id)
 
 
@@ -94,7 +94,7 @@ def test_changes_are_stored_canonically_and_old_spellings_still_verify(db):
     assert stored == canonical_json({"k": {"before": 1, "after": 2}})
     db.session.execute(text("SET LOCAL session_replication_role = replica"))
     db.session.execute(text("""UPDATE audit_logs SET changes = '{"k": {"after": 2, "before": 1}}'"""))
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
     rows = list(integrity.chain_rows(batch_size=2))
     assert isinstance(rows[0][3], str) and rows[0][3].endswith("Z")  # timestamps come as hashed text
 
@@ -167,7 +167,7 @@ def test_purge_on_postgresql_goes_through_the_trigger(db, runner):
     assert result.exit_code == 0 and "removed 5 entries" in result.output, result.output
     assert [e.action for e in db.session.scalars(select(AuditLog).order_by(AuditLog.id))] == [
         "USER_UPDATE", "AUDIT_PURGE"]
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
     plan = retention.plan_purge(days=365)
     assert plan.is_empty
 

@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 from sqlalchemy import select, text
 
-from app.audit import services as audit
+from app.audit import integrity
 from app.audit.models import AuditLog
 from app.backups import catalogue, ids, procedures, services
 from app.backups.codec import sha256_of
@@ -81,7 +81,7 @@ def test_round_trip_restores_identical_table_contents(app):
     db.session.remove()
     after = db.session.scalars(select(AuditLog).where(AuditLog.id > head).order_by(AuditLog.id)).all()
     assert [(e.action, e.result) for e in after] == [("SYSTEM_RESTORE", "success")]
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
     assert {b.id for b in catalogue.all_backups()} == {backup.backup_id, result.safety_id}
     manifest = backup.manifest
     assert manifest["engine"] == "postgresql" and manifest["server_version"].startswith("15")
@@ -189,7 +189,7 @@ def test_a_killed_pg_restore_leaves_the_data_intact_and_the_page_says_so(app):
     db.session.remove()
     last = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
     assert last.action == "SYSTEM_RESTORE" and last.result == "failure" and "rolled back" in last.description
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
 
 
 def test_restoring_a_backup_of_an_older_schema_upgrades_it(app):

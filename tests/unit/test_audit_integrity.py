@@ -54,7 +54,7 @@ def test_a_modified_entry_is_named(db):
     write(db, 4)
     second = entries(db)[1]
     db.session.execute(text("UPDATE audit_logs SET ip = '6.6.6.6' WHERE id = :id"), {"id": second.id})
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert (report.first_break.kind, report.first_break.entry_id, report.checked) == ("modified", second.id, 1)
 
 
@@ -63,7 +63,7 @@ def test_a_modified_change_record_is_named(db):
     third = entries(db)[2]
     db.session.execute(text("UPDATE audit_logs SET changes = :c WHERE id = :id"),
                        {"c": '{"n":{"after":99,"before":2}}', "id": third.id})
-    assert audit.verify_chain().first_break.entry_id == third.id
+    assert integrity.verify_chain().first_break.entry_id == third.id
 
 
 def test_equivalent_json_spelling_is_not_tampering(db):
@@ -71,14 +71,14 @@ def test_equivalent_json_spelling_is_not_tampering(db):
     first = entries(db)[0]
     db.session.execute(text("UPDATE audit_logs SET changes = :c WHERE id = :id"),
                        {"c": '{"n": {"before": 0, "after": 1}}', "id": first.id})
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
 
 
 def test_a_deleted_entry_is_named(db):
     write(db, 4)
     _first, second, third, _fourth = entries(db)
     db.session.execute(text("DELETE FROM audit_logs WHERE id = :id"), {"id": second.id})
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert (report.first_break.kind, report.first_break.entry_id) == ("deleted", third.id)
 
 
@@ -90,7 +90,7 @@ def test_an_inserted_entry_is_named(db):
     digest = entry_hash(first.hash, [forged[name] for name in HASHED_FIELDS])
     db.session.execute(text("UPDATE audit_logs SET id = id + 100 WHERE id > :id"), {"id": first.id})
     db.session.execute(insert(AuditLog).values(id=first.id + 1, prev_hash=first.hash, hash=digest, **forged))
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert (report.first_break.kind, report.first_break.entry_id) == ("inserted", first.id + 1)
 
 
@@ -102,7 +102,7 @@ def test_a_rewritten_chain_is_caught_by_its_checkpoint_entry(db, runner):
     db.session.execute(text("UPDATE audit_logs SET description = 'nothing happened' WHERE id = :id"),
                        {"id": first.id})
     rechain_from(db, first.id)
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert report.first_break.kind == "rewritten" and "checkpoint entry" in report.first_break.detail
 
 
@@ -124,7 +124,7 @@ def test_a_rewrite_that_fixes_checkpoints_too_is_caught_by_an_external_anchor(db
     db.session.execute(text("UPDATE audit_logs SET changes = :c WHERE id = :id"),
                        {"c": json.dumps({"head_id": head.id, "head_hash": head.hash}), "id": checkpoint.id})
     rechain_from(db, checkpoint.id)
-    assert audit.verify_chain().ok  # the chain alone cannot tell any more
+    assert integrity.verify_chain().ok  # the chain alone cannot tell any more
     result = runner.invoke(args=["audit", "verify", "--anchors", str(anchors)])
     assert result.exit_code == 1 and f"entry {line['id']} no longer has the hash recorded outside" in result.output
 
@@ -133,8 +133,8 @@ def test_a_truncated_tail_is_caught_by_an_anchor(db):
     write(db, 3)
     last = entries(db)[-1]
     db.session.execute(text("DELETE FROM audit_logs WHERE id = :id"), {"id": last.id})
-    assert audit.verify_chain().ok
-    report = audit.verify_chain(anchors=[integrity.Anchor(last.id, last.hash)])
+    assert integrity.verify_chain().ok
+    report = integrity.verify_chain(anchors=[integrity.Anchor(last.id, last.hash)])
     assert report.first_break.kind == "deleted" and report.first_break.entry_id == last.id
 
 
@@ -188,7 +188,7 @@ def test_purge_removes_old_entries_leaving_a_verifiable_chain(db, runner, make_u
     checkpoint = kept[-1].changes
     assert checkpoint["removed"] == 7 and checkpoint["first_id"] == old[0][0]
     assert (checkpoint["last_id"], checkpoint["last_hash"]) == old[-1]
-    assert audit.verify_chain().ok and audit.verify_chain().checked == 4
+    assert integrity.verify_chain().ok and integrity.verify_chain().checked == 4
     detail = client_for(make_user(Role.ADMIN)).get(f"/audit/{kept[0].id}").get_data(as_text=True)
     assert "it continues the chain where the last retention purge ended" in detail
     again = runner.invoke(args=["audit", "purge", "--days", "365", "--yes"])
@@ -219,17 +219,17 @@ def test_an_interrupted_purge_still_verifies_and_is_finished_by_the_next_run(db,
     db.session.commit()
     assert retention.delete_batch(plan, batch_size=4) == 4  # then the process dies
     db.session.commit()
-    assert audit.verify_chain().ok  # the two leftovers still lead to the recorded hash
+    assert integrity.verify_chain().ok  # the two leftovers still lead to the recorded hash
     leftover = entries(db)[0]
     db.session.execute(text("UPDATE audit_logs SET description = 'edited' WHERE id = :id"), {"id": leftover.id})
     rechain_from(db, leftover.id)
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert report.first_break.kind == "rewritten"
     db.session.rollback()
 
     result = runner.invoke(args=["audit", "purge", "--yes"])
     assert "Finishing an interrupted purge of 2 entries" in result.output and count(db) == 3
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
 
 
 def test_anchors_of_purged_entries_pass_only_when_they_were_old_enough(db):
@@ -243,9 +243,9 @@ def test_anchors_of_purged_entries_pass_only_when_they_were_old_enough(db):
         pass
     db.session.commit()
     long_ago = integrity.Anchor(old_id, old_hash, utcnow() - timedelta(days=399))
-    assert audit.verify_chain(anchors=[long_ago]).ok
+    assert integrity.verify_chain(anchors=[long_ago]).ok
     recent = integrity.Anchor(old_id, old_hash, utcnow() - timedelta(days=2))
-    assert audit.verify_chain(anchors=[recent]).first_break.kind == "deleted"
+    assert integrity.verify_chain(anchors=[recent]).first_break.kind == "deleted"
 
 
 def test_entries_missing_with_their_purge_anchor_are_named(db):
@@ -257,7 +257,7 @@ def test_entries_missing_with_their_purge_anchor_are_named(db):
     # Someone removes the entry the checkpoint vouches for, leaving the other leftovers.
     db.session.execute(text("DELETE FROM audit_logs WHERE id = :id"), {"id": plan.last_id})
     checkpoint_id = entries(db)[-1].id
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert (report.first_break.kind, report.first_break.entry_id) == ("deleted", checkpoint_id)
     # And if the checkpoint went too, the walk still notices that the anchored entry never came.
     rows = [tuple(r) for r in integrity.chain_rows() if r[0] < plan.last_id]

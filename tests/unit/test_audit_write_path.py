@@ -6,6 +6,7 @@ from datetime import UTC
 
 from sqlalchemy import select, text
 
+from app.audit import integrity
 from app.audit import services as audit
 from app.audit.chain import HASHED_FIELDS, walk
 from app.audit.models import GENESIS_HASH, AuditLog
@@ -34,7 +35,7 @@ def test_entry_is_written_with_the_change_and_chained(db):
     assert first.actor_email == "ops@example.com" and first.ip == "10.0.0.1" and first.request_id == "req-12345678"
     assert first.changes == {"name": {"before": None, "after": "Bank Nusantara"}}
     assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
     assert audit.chain_head() == (second.id, second.hash)
 
 
@@ -95,7 +96,7 @@ def test_verification_names_a_modified_entry(db):
     _three_entries(db)
     second = entries(db)[1]
     db.session.execute(text("UPDATE audit_logs SET description = 'edited' WHERE id = :id"), {"id": second.id})
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert not report.ok and report.first_break.kind == "modified"
     assert report.first_break.entry_id == second.id and report.checked == 1
 
@@ -104,7 +105,7 @@ def test_verification_names_a_deletion(db):
     _three_entries(db)
     first, second, third = entries(db)
     db.session.execute(text("DELETE FROM audit_logs WHERE id = :id"), {"id": second.id})
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert report.first_break.kind == "deleted" and report.first_break.entry_id == third.id
 
 
@@ -130,7 +131,7 @@ def test_verification_notices_missing_first_entries(db):
     _three_entries(db)
     first = entries(db)[0]
     db.session.execute(text("DELETE FROM audit_logs WHERE id = :id"), {"id": first.id})
-    report = audit.verify_chain()
+    report = integrity.verify_chain()
     assert report.first_break.kind == "deleted" and "does not start the chain" in report.first_break.detail
 
 
@@ -138,5 +139,5 @@ def test_verify_reads_in_batches(db):
     for n in range(7):
         audit.log(ACTOR, "USER_UPDATE", description=f"change {n}")
     db.session.commit()
-    report = audit.verify_chain(batch_size=3)
+    report = integrity.verify_chain(batch_size=3)
     assert report.ok and report.checked == 7

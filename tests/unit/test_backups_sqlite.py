@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.audit import services as audit
+from app.audit import integrity
 from app.audit.models import AuditLog
 from app.backups import catalogue, ids, procedures, services
 from app.backups.codec import sha256_of
@@ -152,7 +152,7 @@ def test_restore_round_trip_on_sqlite(app):
         assert after[table] == snapshot_of_backup[table] == before[table]
     assert result.safety_id != backup_id and not result.upgraded
     assert {b.id for b in catalogue.all_backups()} == {backup_id, result.safety_id}  # catalogue re-synced
-    assert audit.verify_chain().ok
+    assert integrity.verify_chain().ok
     last = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
     assert last.action == "SYSTEM_RESTORE" and last.result == "success"
     assert last.changes["safety_backup"] == result.safety_id
