@@ -101,9 +101,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         if not secret_key:
             raise ConfigError("SECRET_KEY is not set (required when APP_ENV=production)")
         if is_weak_secret(secret_key):
-            raise ConfigError(
-                f"SECRET_KEY is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"
-            )
+            raise ConfigError(f"SECRET_KEY is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters")
         if not database_url:
             raise ConfigError("DATABASE_URL is not set (required when APP_ENV=production)")
         if not redis_url:
@@ -116,9 +114,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         if not secret_key:
             secret_key = _instance_secret(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
         if not encryption_key:
-            encryption_key = _instance_secret(
-                instance_path, "encryption_key", lambda: Fernet.generate_key().decode()
-            )
+            encryption_key = _instance_secret(instance_path, "encryption_key", lambda: Fernet.generate_key().decode())
     _check_encryption_keys(encryption_key)
     backup_keys = [k.strip() for k in env.get("BACKUP_ENCRYPTION_KEY", "").split(",") if k.strip()]
     _check_backup_keys(backup_keys)

@@ -15,8 +15,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.extensions import babel
+from app.inputs import safe_next_url
+
+# Up a layer, on purpose: the language switch is a view, and every view declares who may use it at the view.
 from app.security.access import public
-from app.security.urls import safe_next_url
 
 bp = Blueprint("i18n", __name__)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request
@@ -142,6 +143,24 @@ class Form(FlaskForm):
                     field.errors = [*field.errors, _l("Use at most %(n)d characters.", n=limit)]
                     valid = False
         return valid
+
+
+# --- URLs from the client ------------------------------------------------------------------------
+
+def safe_next_url(target: str | None, fallback: str) -> str:
+    """``target`` when it is a local path on this site, else ``fallback``.
+
+    Refuses absolute URLs, scheme-relative ``//host``, backslashes, and control or
+    space characters (browsers drop tabs and newlines, so a tab can hide a second slash).
+    """
+    if not target or any(ord(c) < 33 or c == "\x7f" for c in target):
+        return fallback
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 # --- the request guard ---------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from app.auth import policy
 from app.auth import services as auth
 from app.auth.passkeys import RelyingParty
 from app.extensions import db
+from app.inputs import safe_next_url
 from app.security.actor import actor_from_request
 from app.security.stepup import mark_stepped_up
-from app.security.urls import safe_next_url
 from app.users.models import User
 
 PENDING_KEY = "pending_sign_in"

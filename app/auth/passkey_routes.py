@@ -14,10 +14,10 @@ from flask_login import current_user
 from app.auth import bp, flow, passkeys
 from app.auth import services as auth
 from app.auth.security_routes import NEW_CODES_KEY
+from app.inputs import safe_next_url
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.stepup import mark_stepped_up, stepped_up_recently
-from app.security.urls import safe_next_url
 
 
 def _error(code: str, message: str, status: int = 400):

@@ -15,13 +15,13 @@ from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
 from app.database import utcnow
 from app.extensions import db
+from app.inputs import safe_next_url
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.headers import secure_cookies_over_plain_http
 from app.security.limiting import refused_by_throttle
 from app.security.passwords import WeakPassword
 from app.security.stepup import mark_stepped_up
-from app.security.urls import safe_next_url
 from app.users import impersonation, impersonation_guard
 from app.users import services as users
 from app.users.models import User

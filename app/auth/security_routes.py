@@ -10,11 +10,11 @@ from flask_login import current_user
 
 from app.auth import bp, flow, passkeys, policy, totp, two_factor
 from app.auth.forms import ConfirmForm, PasskeyNameForm, RegenerateBackupCodesForm, TotpCodeForm
+from app.inputs import safe_next_url
 from app.security.access import access_rule, signed_in
 from app.security.actor import actor_from_request
 from app.security.limiting import refused_by_throttle
 from app.security.stepup import step_up_required, stepped_up_recently
-from app.security.urls import safe_next_url
 from app.users import account_sessions, impersonation_guard
 
 NEW_CODES_KEY = "new_backup_codes"

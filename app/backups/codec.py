@@ -17,7 +17,7 @@ from pathlib import Path
 
 import zstandard
 
-from app.backups.crypto import EncryptingWriter, decrypt_chunks
+from app.backups.crypto import DecryptionFailed, EncryptingWriter, decrypt_chunks
 
 READ_SIZE = 1024 * 1024
 COMPRESSIONS = ("zstd", "gzip")
@@ -26,7 +26,6 @@ EXTENSIONS = {"zstd": "zst", "gzip": "gz"}
 
 class ArtifactDamaged(Exception):
     """The artifact does not decode: truncated, modified, or not what the manifest says."""
-
 
 class _HashingFile:
     """Writes to a file while counting bytes and computing their SHA-256."""
@@ -115,7 +114,6 @@ def sha256_of(path: Path) -> str:
 def decode(chunks: Iterable[bytes], *, compression: str, keys: dict[str, bytes] | None = None,
            encrypted: bool = False) -> Iterator[bytes]:
     """Raw dump bytes from artifact chunks; raises :class:`ArtifactDamaged` on any defect."""
-    from app.backups.crypto import DecryptionFailed
 
     try:
         source = decrypt_chunks(chunks, keys or {}) if encrypted else chunks

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.backups import procedures
 from app.backups.errors import BackupError, RestoreFailed
 from app.jobs.services import JobContext, JobFailed, job
+from app.security.actor import Actor
 
 JOB_PREFIX = "backups."
 LONG = 12 * 3600
@@ -19,7 +20,7 @@ def _failed(exc: BackupError, **extra) -> JobFailed:
 @job("backups.create", timeout=LONG)
 def create(ctx: JobContext, kind: str = "manual"):
     try:
-        result = procedures.create_backup(ctx.actor, kind=kind, report=ctx.progress)
+        result = procedures.create_backup(Actor(**ctx.actor_fields), kind=kind, report=ctx.progress)
     except BackupError as exc:
         raise _failed(exc) from exc
     return "backup_created", {"backup_id": result.backup_id, "drilled": bool(result.drilled),
@@ -31,7 +32,7 @@ def _check(procedure, outcome: str):
 
     def run(ctx: JobContext, backup_id: str):
         try:
-            procedure(ctx.actor, backup_id, report=ctx.progress)
+            procedure(Actor(**ctx.actor_fields), backup_id, report=ctx.progress)
         except BackupError as exc:
             raise _failed(exc, backup_id=backup_id) from exc
         return outcome, {"backup_id": backup_id}
@@ -46,7 +47,7 @@ drill = job("backups.drill", timeout=LONG)(_check(procedures.drill_backup, "dril
 @job("backups.restore", timeout=LONG)
 def restore(ctx: JobContext, backup_id: str):
     try:
-        result = procedures.restore_backup(ctx.actor, backup_id, report=ctx.progress)
+        result = procedures.restore_backup(Actor(**ctx.actor_fields), backup_id, report=ctx.progress)
     except RestoreFailed as exc:
         raise _failed(exc, backup_id=backup_id, safety_id=exc.safety_id, rolled_back=exc.rolled_back) from exc
     except BackupError as exc:

@@ -14,7 +14,6 @@ from flask import Flask, current_app, has_app_context, has_request_context
 from app.database import after_commit
 from app.extensions import db
 from app.jobs.store import ACTIVE_STATES, FAILED, LOST, QUEUED, RUNNING, SUCCEEDED, JobRecord, get_store, redis_client
-from app.security.actor import Actor
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,9 @@ class JobContext:
         self._last_write = 0.0
 
     @property
-    def actor(self) -> Actor:
-        return Actor(**self.record.actor)
+    def actor_fields(self) -> dict:
+        """Who started the job, as stored (the job rebuilds its ``Actor`` from it)."""
+        return dict(self.record.actor)
 
     def progress(self, stage: str, percent: float) -> None:
         """Report the current stage and overall percentage (0-100)."""
@@ -107,9 +107,10 @@ def new_job_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
-def enqueue(name: str, actor: Actor, **params) -> str:
+def enqueue(name: str, actor, **params) -> str:
     """Queue job ``name`` with JSON-able ``params``; returns its id.
 
+    ``actor`` (an app.security.actor.Actor dataclass) is stored as its fields.
     Inside a request or an open transaction the job is dispatched only once it commits
     (never on rollback); elsewhere at once.
     """

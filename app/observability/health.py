@@ -8,6 +8,8 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from app.extensions import db
+
+# Up a layer, on purpose: the probes are views, and every view declares who may use it at the view.
 from app.security.access import public
 
 bp = Blueprint("health", __name__)

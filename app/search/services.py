@@ -31,6 +31,7 @@ from app.search.query import MAX_BIGINT_ID, MAX_INT_ID, InvalidQuery, JumpQuery,
 from app.security.access import ROLE_PERMISSIONS, Permission
 from app.security.actor import Actor
 from app.users.models import Role, User
+from app.users.services import visible_users
 
 __all__ = ["InvalidQuery", "JumpResult", "Kind", "jump", "parse_query"]
 
@@ -196,8 +197,6 @@ def _institutions(actor: Actor, query: JumpQuery, limit: int) -> list[JumpResult
 
 def _visible_users(actor: Actor) -> list[ColumnElement[bool]]:
     """The condition of the accounts the actor may open in user administration (app.users.services' rule)."""
-    from app.users.services import visible_users
-
     condition = visible_users(db.session.get(User, actor.user_id)).whereclause
     return [] if condition is None else [condition]
 

@@ -17,7 +17,7 @@ from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
 from app.extensions import login_manager
-from app.users.models import Role
+from app.security.roles import Role
 
 
 class Permission(enum.StrEnum):

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from limits import RateLimitItem, parse
 
 from app.security.throttle import FailureThrottle
+from app.settings import services as settings
 
 
 class Per(enum.StrEnum):
@@ -54,8 +55,6 @@ class RequestLimit:
         """The limit in force now (a setting may change the amount at runtime)."""
         if self.setting is None:
             return _parsed(self.limit)
-        from app.settings import services as settings
-
         return _parsed(f"{settings.get(self.setting)} per {self.limit.split(' per ', 1)[1]}")
 
     def matches(self, method: str) -> bool:

@@ -14,7 +14,7 @@ import time
 from flask import flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from app.security.urls import safe_next_url
+from app.inputs import safe_next_url
 
 STEP_UP_WINDOW = 5 * 60
 _KEY = "stepped_up_at"

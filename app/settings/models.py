@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
@@ -21,5 +21,7 @@ class SystemSetting(db.Model):
     )
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Named, not imported: settings sit below users in the layers (scripts/dev/layers.py).
+    updated_by = relationship("User", viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}

@@ -94,7 +94,7 @@ def edit(key: str):
         except settings.StaleSetting as exc:
             status = 409
             form = SettingForm(formdata=None, version=state.version)
-            who = settings.changed_by(state.updated_by_id)
+            who = settings.changed_by(key)
             flash(_("%(who)s changed this setting at %(when)s, after you opened it. Nothing was saved: the form "
                     "shows the current value now.", who=who.display_name if who else _("Someone"),
                     when=format_datetime(exc.updated_at, "medium") if exc.updated_at else "?"), "danger")

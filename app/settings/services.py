@@ -209,8 +209,7 @@ def recent_changes(key: str, limit: int = 10) -> list[AuditLog]:
     return list(db.session.scalars(history_query(key).order_by(*newest).limit(limit)))
 
 
-def changed_by(user_id: int | None):
-    """The user who stored a value (None when unknown or deleted)."""
-    from app.users.models import User
-
-    return db.session.get(User, user_id) if user_id is not None else None
+def changed_by(key: str):
+    """The user who stored the current value of setting ``key`` (None when unknown or deleted)."""
+    row = db.session.get(SystemSetting, key)
+    return row.updated_by if row is not None else None

@@ -6,17 +6,11 @@ from flask import Blueprint
 bp = Blueprint("users", __name__)
 
 
-@bp.record_once
-def _install_hooks(state) -> None:
-    from app.users import impersonation_guard
-
-    state.app.before_request(impersonation_guard.enforce)
-    state.app.context_processor(impersonation_guard.banner_context)
-
-
 def init_app(app) -> None:
     """Register the blueprint. Its route modules load here, not when the package is
     imported, so models and services of this package import without pulling in views."""
-    from app.users import routes, security_routes  # noqa: F401  (they add their routes to bp)
+    from app.users import impersonation_guard, routes, security_routes  # noqa: F401  (routes add to bp)
 
     app.register_blueprint(bp)
+    app.before_request(impersonation_guard.enforce)
+    app.context_processor(impersonation_guard.banner_context)

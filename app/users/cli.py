@@ -7,10 +7,11 @@ import os
 import click
 from flask.cli import AppGroup
 
+from app.auth import two_factor
 from app.database import transaction
 from app.security.actor import Actor
 from app.security.passwords import WeakPassword
-from app.users import services
+from app.users import impersonation, services
 from app.users.models import Role
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -55,7 +56,6 @@ def reset_two_factor(email: str, reason: str) -> None:
     """Remove every second factor of an account and end its sessions (recovery when no
     superadmin can sign in to do it). Exits 1 for an unknown account, 2 for an empty reason.
     """
-    from app.auth import two_factor
 
     user = services.find_by_email(email)
     if user is None:
@@ -72,7 +72,6 @@ def reset_two_factor(email: str, reason: str) -> None:
 def end_expired_impersonations() -> None:
     """Close every impersonation whose time limit passed without anyone stopping it (each one
     audited, reason "expired"). Run it from cron every few minutes; safe to repeat."""
-    from app.users import impersonation
 
     with transaction():
         ended = impersonation.end_expired(Actor.system("cli"))

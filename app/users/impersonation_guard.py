@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
+from app.errors import render_error
 from app.extensions import db
 from app.security.actor import Actor, actor_from_request, request_fields
 from app.users import impersonation
@@ -101,7 +102,6 @@ def enforce():
     audit.log(actor_from_request(), AuditAction.IMPERSONATION_REFUSED, result=AuditResult.FAILURE,
               resource_type="request", resource_repr=f"{request.method} {request.path}"[:300],
               description="Change refused: the impersonation is read-only")
-    from app.errors import render_error
 
     return render_error(403, _("You are impersonating this user in read-only mode: changes are not allowed. "
                                "Stop the impersonation and start it again with changes allowed if you must "

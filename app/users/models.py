@@ -11,38 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
-
-
-class Role(enum.StrEnum):
-    """What a user is allowed to do; permissions are granted per role in app.security.access."""
-
-    SUPERADMIN = "superadmin"
-    ADMIN = "admin"
-    INSTITUTION_ADMIN = "institution_admin"
-    CUSTOMER = "customer"
-
-    @property
-    def label(self) -> str:
-        from flask_babel import lazy_gettext as _l
-
-        return {
-            Role.SUPERADMIN: _l("Superadmin"),
-            Role.ADMIN: _l("Admin"),
-            Role.INSTITUTION_ADMIN: _l("Institution admin"),
-            Role.CUSTOMER: _l("Customer"),
-        }[self]
-
-    @property
-    def is_staff(self) -> bool:
-        """Staff roles reach the portal; customers reach only their own account."""
-        return self is not Role.CUSTOMER
-
-    @property
-    def needs_institution(self) -> bool:
-        return self in (Role.INSTITUTION_ADMIN, Role.CUSTOMER)
-
-
-ROLE_VALUES = tuple(r.value for r in Role)
+from app.security.roles import ROLE_VALUES, Role  # noqa: F401  (the role column's values; re-exported)
 
 
 class User(UserMixin, db.Model):

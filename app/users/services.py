@@ -17,12 +17,15 @@ from sqlalchemy import false, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import services as audit
-from app.audit.models import AuditAction
+from app.audit.models import AuditAction, AuditLog
 from app.database import utcnow
 from app.extensions import db
+from app.platform.models import Institution
+from app.platform.services.facets import institution_names
 from app.security.actor import Actor
 from app.security.passwords import check_policy, hash_password, verify_password
 from app.security.sessions import end_sessions_for_user
+from app.settings.services import get
 from app.users.models import AccountToken, Impersonation, Role, User
 
 USER_AUDIT_FIELDS = ("email", "display_name", "role", "institution_id", "is_active_account")
@@ -30,7 +33,6 @@ USER_AUDIT_FIELDS = ("email", "display_name", "role", "institution_id", "is_acti
 
 class UserError(Exception):
     """A user operation was refused; the message is safe to show."""
-
 
 class EmailTaken(UserError):
     pass
@@ -47,10 +49,8 @@ class WrongPassword(UserError):
 class NotAllowed(UserError):
     """The actor may not make this change (a role they cannot grant, their own account...)."""
 
-
 class LastSuperadmin(UserError):
     """The change would leave the portal without an active superadmin."""
-
 
 class StaleVersion(UserError):
     """The account changed since the form was loaded; ``current`` is the fresh account."""
@@ -147,7 +147,6 @@ def change_password(actor: Actor, user: User, current_password: str, new_passwor
 
 def two_factor_required_for(role: Role | str) -> bool:
     """True when the policy setting requires a second factor for ``role``."""
-    from app.settings.services import get
 
     return Role(role).value in get("two_factor_required_roles")
 
@@ -229,7 +228,6 @@ def _check_version(target: User, expected_version: int | None) -> None:
 
 
 def institution_exists(institution_id: int) -> bool:
-    from app.platform.models import Institution
 
     return db.session.get(Institution, institution_id) is not None
 
@@ -329,7 +327,6 @@ def set_password(user: User, new_password: str, *, when: datetime | None = None)
 
 def recent_audit_entries(user: User, limit: int = 20) -> list:
     """The newest audit entries about ``user`` or made by them (for the user detail page)."""
-    from app.audit.models import AuditLog
 
     newest = (AuditLog.created_at.desc(), AuditLog.id.desc())  # what the (x, created_at, id) indexes serve
     about = (select(AuditLog.id).where(AuditLog.resource_type == "user", AuditLog.resource_id == str(user.id))
@@ -343,6 +340,5 @@ def recent_audit_entries(user: User, limit: int = 20) -> list:
 
 def institution_choices() -> list[tuple[int, str]]:
     """Every institution as (id, name), by name, for the account forms and filters (cached)."""
-    from app.platform.services.facets import institution_names
 
     return institution_names()

@@ -20,7 +20,7 @@ release = threading.Event()
 def steps(ctx, count: int):
     for i in range(count):
         ctx.progress("working", 100 * i / count)
-    assert ctx.actor.email == "test"
+    assert ctx.actor_fields["email"] == "test"
     return "done", {"count": count}
 
 

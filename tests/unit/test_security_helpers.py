@@ -3,9 +3,9 @@
 import pytest
 from werkzeug.exceptions import NotFound
 
+from app.inputs import safe_next_url
 from app.security import crypto
 from app.security.access import ensure_visible, institution_scope
-from app.security.urls import safe_next_url
 from app.users.models import Role
 
 

@@ -19,6 +19,7 @@ from app.platform.services import PlatformError, check_version, facets, scope_of
 from app.security.actor import Actor
 from app.security.sessions import end_sessions_for_user
 from app.users.models import Role, User
+from app.users.services import find_by_email
 
 FIELDS = ("code", "name", "is_active")
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,19}$")
@@ -172,7 +173,6 @@ def assign_admin(actor: Actor, institution: Institution, email: str) -> User:
     INSTITUTION_ADMIN_ASSIGN). An admin of another institution moves here and loses access
     there. Raises AdminAssignmentRefused with the reason.
     """
-    from app.users.services import find_by_email
 
     user = find_by_email(email or "")
     if user is None:
