@@ -124,6 +124,9 @@ def _account_form(form_class, **kwargs):
 def new():
     """Invite someone: the account is created without a password and its owner sets one."""
     form = _account_form(InviteUserForm)
+    if not form.is_submitted():
+        # Never offer the most powerful role by default: preselect the least privileged one.
+        form.role.data = services.grantable_roles(current_user)[-1].value
     status = 200
     if form.validate_on_submit():
         try:

@@ -33,6 +33,7 @@ BEARER = dict.fromkeys(ROLES, TOKEN)
 # endpoint -> expected outcome per role (for every method the rule accepts)
 MATRIX: dict[str, dict[str, str]] = {
     "static": ALL_OK,
+    "favicon": ALL_OK,
     "auth.index": {**ALL_OK, "anonymous": LOGIN},  # public, but it sends visitors to sign in
     "auth.login": ALL_OK,
     "auth.logout": SIGNED_IN,

@@ -1,0 +1,54 @@
+"""What a superadmin sees must not mislead: defaults, placeholders, icons, subjects, sorting."""
+
+from __future__ import annotations
+
+import re
+
+from app.users.models import Role
+
+
+def selected_role(html: str) -> list[str]:
+    select = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected', select)
+
+
+def test_invite_form_preselects_the_least_privileged_role(db, make_user, client_for):
+    for inviter, expected in ((Role.SUPERADMIN, "customer"), (Role.ADMIN, "customer"),
+                              (Role.INSTITUTION_ADMIN, "customer")):
+        html = client_for(make_user(inviter)).get("/users/new").get_data(as_text=True)
+        select = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', html, re.S).group(1)
+        chosen = re.findall(r"<option[^>]*selected[^>]*>", select)
+        assert len(chosen) == 1 and f'value="{expected}"' in chosen[0], (inviter, chosen)
+        assert 'value="superadmin" selected' not in select and "selected value=\"superadmin\"" not in select
+
+
+def test_api_tokens_page_shows_the_bearer_placeholder(db, make_user, client_for):
+    html = client_for(make_user(Role.ADMIN)).get("/account/api-tokens").get_data(as_text=True)
+    header = re.search(r'<code data-testid="bearer-header">(.*?)</code>', html).group(1)
+    assert header == "Authorization: Bearer <var>token</var>"
+    assert "Bearer ." not in html
+
+
+def test_every_page_links_a_favicon_that_exists(db, client, make_user, client_for):
+    html = client.get("/login").get_data(as_text=True)
+    icons = re.findall(r'<link rel="(?:icon|apple-touch-icon)" href="([^"]+)"', html)
+    assert len(icons) == 3
+    for href in [*icons, "/favicon.ico"]:
+        response = client.get(href)
+        assert response.status_code == 200, href
+        body = response.data
+        response.close()
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_translated_template_strings_hold_no_markup_characters():
+    """Catalog strings are marked safe in templates: a literal <word> in one vanishes as a tag."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    found = []
+    for path in root.rglob("*.html"):
+        for msgid in re.findall(r'(?:_|gettext|ngettext)\(\s*"((?:[^"\\]|\\.)*)"', path.read_text()):
+            if re.search(r"[<>&]", msgid):
+                found.append(f"{path.relative_to(root)}: {msgid}")
+    assert found == []
