@@ -286,10 +286,11 @@ VERIFICATION_STALE_AFTER = timedelta(hours=26)
 
 def chain_status_reading():
     """Dashboard card: the result of the last verification (read, never recomputed)."""
-    from flask_babel import format_number
     from flask_babel import lazy_gettext as _l
+    from flask_babel import lazy_ngettext
 
     from app.dashboard.status import Reading
+    from app.formatting import count
 
     run = last_verification()
     if run is None:
@@ -297,4 +298,5 @@ def chain_status_reading():
     if not run.ok:
         return Reading("danger", _l("Broken"), run.detail, as_of=run.finished_at)
     level = "ok" if utcnow() - run.finished_at <= VERIFICATION_STALE_AFTER else "warning"
-    return Reading(level, _l("Verified"), _l("%(n)s entries", n=format_number(run.checked)), as_of=run.finished_at)
+    checked = lazy_ngettext("%(n)s entry", "%(n)s entries", run.checked, n=count(run.checked))
+    return Reading(level, _l("Verified"), checked, as_of=run.finished_at)

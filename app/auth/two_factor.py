@@ -447,14 +447,16 @@ def reset_two_factor(actor: Actor, user: User, reason: str) -> int:
 
 def users_without_two_factor_reading():
     """Dashboard card: active users whose role requires two-factor but who have none."""
-    from flask_babel import lazy_gettext as _l
+    from flask_babel import lazy_ngettext
 
     from app.dashboard.status import Reading
+    from app.formatting import count
     from app.settings.services import get as setting
 
     required = setting("two_factor_required_roles")
     in_scope = select(func.count()).select_from(User).where(User.is_active_account, User.role.in_(required))
     missing = db.session.scalar(in_scope.where(~enabled_clause()))
     total = db.session.scalar(in_scope)
-    return Reading("ok" if missing == 0 else "warning", missing,
-                   _l("of %(total)d users whose role requires it", total=total))
+    of_total = lazy_ngettext("of %(total)s user whose role requires it",
+                             "of %(total)s users whose role requires it", total, total=count(total))
+    return Reading("ok" if missing == 0 else "warning", missing, of_total)

@@ -33,10 +33,12 @@ class Row:
 
 def display(item: RateLimitItem) -> str:
     """A limit in the reader's language: "30 per minute" becomes "30 per 1 minute" / "30 per 1 menit"."""
-    from flask_babel import format_number, format_timedelta
+    from flask_babel import format_timedelta
     from flask_babel import gettext as _
 
-    return _("%(amount)s per %(period)s", amount=format_number(item.amount),
+    from app.formatting import count
+
+    return _("%(amount)s per %(period)s", amount=count(item.amount),
              period=format_timedelta(item.get_expiry(), threshold=1))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, or_
 
@@ -219,7 +220,8 @@ def deactivate(user_id: int):
     except services.NotAllowed:
         flash(_("You cannot deactivate your own account."), "danger")
     else:
-        flash(_("%(email)s was deactivated; %(num)d session(s) ended.", email=user.email, num=ended), "success")
+        flash(ngettext("%(email)s was deactivated; %(num)d session ended.",
+                       "%(email)s was deactivated; %(num)d sessions ended.", ended, email=user.email), "success")
     return redirect(url_for("users.detail", user_id=user.id))
 
 

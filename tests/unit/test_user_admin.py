@@ -164,7 +164,7 @@ def test_deactivate_ends_sessions_and_reactivate_restores(db, app, client, forms
     login_as(boss)
     done = forms.post(f"/users/{target.id}/deactivate", {"version": target.version}, page=f"/users/{target.id}")
     assert done.headers["Location"] == f"/users/{target.id}"
-    assert "was deactivated; 1 session(s) ended" in client.get(f"/users/{target.id}").get_data(as_text=True)
+    assert "was deactivated; 1 session ended" in client.get(f"/users/{target.id}").get_data(as_text=True)
     assert theirs.client.get("/account").status_code == 302
     db.session.refresh(target)
     forms.post(f"/users/{target.id}/reactivate", {"version": target.version}, page=f"/users/{target.id}")
