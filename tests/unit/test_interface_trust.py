@@ -52,3 +52,24 @@ def test_translated_template_strings_hold_no_markup_characters():
             if re.search(r"[<>&]", msgid):
                 found.append(f"{path.relative_to(root)}: {msgid}")
     assert found == []
+
+
+def institution_names_on(html: str) -> list[str]:
+    return re.findall(r'<a href="/institutions/\d+">([^<]+)</a>', html)
+
+
+def test_institutions_sort_by_name_without_regard_to_case_across_pages(app, db, make_user, make_institution,
+                                                                          client_for, monkeypatch):
+    for name in ("cherry Bank", "Banana Bank", "apple Bank", "Date Bank", "elder Bank"):
+        make_institution(name=name)
+    monkeypatch.setitem(app.config, "LIST_PAGE_SIZE", 2)
+    client = client_for(make_user(Role.SUPERADMIN))
+    seen, url = [], "/institutions?q=bank"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += institution_names_on(html)
+        following = re.search(r'<a class="page-link" rel="next" href="([^"]+)"', html)
+        url = following.group(1).replace("&amp;", "&") if following else None
+    assert seen == ["apple Bank", "Banana Bank", "cherry Bank", "Date Bank", "elder Bank"]
+    html = client.get("/institutions?q=bank&sort=name&order=desc").get_data(as_text=True)
+    assert institution_names_on(html) == ["elder Bank", "Date Bank"]
