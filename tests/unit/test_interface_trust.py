@@ -73,3 +73,36 @@ def test_institutions_sort_by_name_without_regard_to_case_across_pages(app, db, 
     assert seen == ["apple Bank", "Banana Bank", "cherry Bank", "Date Bank", "elder Bank"]
     html = client.get("/institutions?q=bank&sort=name&order=desc").get_data(as_text=True)
     assert institution_names_on(html) == ["elder Bank", "Date Bank"]
+
+
+def test_approval_detail_names_its_subject_and_compares_old_and_new_values(db, make_user, make_customer,
+                                                                             make_approval, client_for):
+    customer = make_customer(full_name="Siti Rahayu", phone="+62 811 1111 2222")
+    approval = make_approval(institution=customer.institution, kind="data_correction", subject_type="customer",
+                             subject_id=str(customer.id), subject_repr="customer #old",
+                             payload={"changes": {"phone": {"old": "+62 811 1111 2222", "new": "+62 822 3333 4444"},
+                                                  "daily_limit_idr": {"old": 5_000_000, "new": 25_000_000}}})
+    html = client_for(make_user(Role.ADMIN)).get(f"/approvals/{approval.id}").get_data(as_text=True)
+    subject = re.search(r'data-testid="approval-subject">(.*?)</dd>', html, re.S).group(1)
+    assert f'<a href="/customers/{customer.id}">Siti Rahayu</a>' in subject
+
+    def row(name):
+        found = re.search(rf'<tr[^>]*data-testid="comparison-{name}"[^>]*data-changed="(\w+)">(.*?)</tr>', html, re.S)
+        return found.group(1), re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", " ", found.group(2))).strip()
+
+    assert row("phone") == ("yes", "Phone changes +62 811 1111 2222 +62 822 3333 4444")
+    assert row("daily_limit_idr") == ("yes", "Daily transfer limit changes IDR\u00a05,000,000 IDR\u00a025,000,000")
+    assert row("full_name") == ("no", "Name Siti Rahayu unchanged")
+    assert row("is_active") == ("no", "Active Yes unchanged")
+
+
+def test_approval_subject_outside_the_scope_is_named_but_not_linked(db, make_user, make_customer, make_approval,
+                                                                     make_institution, client_for):
+    mine, theirs = make_institution(), make_institution()
+    stranger = make_customer(institution=theirs, full_name="Hidden Person")
+    approval = make_approval(institution=mine, subject_type="customer", subject_id=str(stranger.id),
+                             subject_repr="customer as requested", payload={})
+    html = client_for(make_user(Role.INSTITUTION_ADMIN, institution=mine)).get(
+        f"/approvals/{approval.id}").get_data(as_text=True)
+    assert "Hidden Person" not in html and "customer as requested" in html
+    assert f"/customers/{stranger.id}" not in html
