@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from babel import Locale
 from babel.numbers import format_currency
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, get_timezone
 from markupsafe import Markup
 
 
@@ -61,8 +61,13 @@ def iso(moment: datetime | date | None, precise: bool = False) -> str:
 
 
 def when_text(moment: datetime | None, style: str = "medium") -> str:
-    """A date and time in the reader's language and the display time zone."""
-    return "" if moment is None else format_datetime(moment, style)
+    """A date and time in the reader's language and the display time zone; style ``exact`` is
+    ``YYYY-MM-DD HH:MM:SS`` in the display zone (long lists where order must be unambiguous)."""
+    if moment is None:
+        return ""
+    if style == "exact":
+        return moment.astimezone(get_timezone()).strftime("%Y-%m-%d %H:%M:%S")
+    return format_datetime(moment, style)
 
 
 def clock_text(moment: datetime | None, style: str = "short") -> str:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Formatting that must go through app/formatting.py instead.
 TEMPLATE_FORBIDDEN = re.compile(
-    r"\|\s*(datetimeformat|dateformat|timeformat|numberformat|idr|format)\b|\.isoformat\(|\.strftime\(|\{:,\}|format_currency"
+    r"\|\s*(datetimeformat|dateformat|timeformat|numberformat|idr|format|audit_time)\b|\.isoformat\(|\.strftime\(|\{:,\}|format_currency"
 )
 PYTHON_FORBIDDEN = re.compile(
     r"\b(format_currency|format_datetime|format_date|format_time|format_number|format_decimal)\b"
