@@ -73,3 +73,15 @@ def test_list_page_at_390_does_not_scroll_sideways_and_shows_key_columns(page: P
         expect(panel).to_be_hidden()
         toggle.click()
         expect(panel).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [1200, 1366])
+def test_navbar_stays_on_one_row_in_indonesian_from_1200_px(page: Page, width: int):
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page)
+    page.get_by_label("Language").select_option("id")  # submits itself
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    page.goto("/transactions")
+    assert page.locator("nav.navbar").bounding_box()["height"] <= 64
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    expect(page.get_by_role("button", name="Keluar")).to_be_visible()
