@@ -7,7 +7,7 @@ display time zone. Templates use the filters registered here:
 - ``moment|when("short"|"medium"|"full")``: a ``<time>`` whose ``datetime`` and hover
   ``title`` hold the exact ISO 8601 value; ``|clock`` for the time of day only;
 - ``day|day("medium")``: a calendar date, the same way;
-- ``n|count``: a whole number with the locale's thousands separators;
+- ``n|count``: a whole number with the locale's thousands separators; ``x|decimal`` a decimal one;
 - ``*_text`` variants give plain text for attributes, SVG titles and flash messages.
 
 A unit test (tests/unit/test_formatting.py) keeps other formatting out of the templates.
@@ -112,7 +112,7 @@ def decimal_text(value: float) -> str:
 
 FILTERS = {
     "money": money, "money_text": money_text, "when": when, "when_text": when_text, "clock": clock,
-    "clock_text": clock_text, "day": day, "day_text": day_text, "count": count, "iso": iso,
+    "clock_text": clock_text, "day": day, "day_text": day_text, "count": count, "decimal": decimal_text, "iso": iso,
 }
 
 

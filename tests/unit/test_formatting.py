@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask_babel import force_locale
 
-from app.formatting import clock, count, day, iso, money, money_text, when, when_text
+from app.formatting import clock, count, day, decimal_text, iso, money, money_text, when, when_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,6 +72,7 @@ def test_counts_get_thousands_separators(app):
             assert count(1234567) == "1,234,567"
         with force_locale("id"):
             assert count(1234567) == "1.234.567"
+            assert decimal_text(0.2) == "0,2"
 
 
 def test_dashboard_amount_does_not_wrap_and_counts_are_separated(db, make_user, client_for, make_transaction):
