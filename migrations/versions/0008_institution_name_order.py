@@ -1,7 +1,7 @@
 """Institutions sort by name case-insensitively: an index on (lower(name), id).
 
 Revision ID: 0008_institution_name_order
-Revises: 0006_platform_services
+Revises: 0007_jump_search
 Create Date: 2026-12-06
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0008_institution_name_order"
-down_revision = "0006_platform_services"
+down_revision = "0007_jump_search"
 branch_labels = None
 depends_on = None
 
