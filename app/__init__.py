@@ -94,10 +94,11 @@ def configure_security(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
-    from app import i18n, listing
+    from app import formatting, i18n, listing
 
     cache.init_app(app)
     i18n.init_app(app)
+    formatting.init_app(app)
     listing.init_app(app)
 
 

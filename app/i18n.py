@@ -1,4 +1,4 @@
-"""Languages: locale selection, the language switcher, and money formatting.
+"""Languages: locale selection and the language switcher (formatting: app/formatting.py).
 
 Catalogs live beside the code they translate: ``app/translations`` for the shared
 layout and ``app/<feature>/translations`` for each feature; Flask-Babel merges them.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from babel import Locale
-from babel.numbers import format_currency
 from flask import Blueprint, Flask, current_app, flash, has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -42,15 +40,6 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(languages)) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def format_idr(amount: int | None) -> str:
-    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
-    if amount is None:
-        return ""
-    locale = get_locale() or Locale.parse("en")
-    pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
-    return format_currency(amount, "IDR", format=pattern, locale=locale, currency_digits=False)
-
-
 @bp.post("/language")
 @public
 def switch_language():
@@ -66,7 +55,6 @@ def switch_language():
 def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_directories())
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.filters["idr"] = format_idr
     app.register_blueprint(bp)
 
     @app.context_processor

@@ -354,7 +354,7 @@ def smtp_server():
     controller.start()
     yield inbox
     controller.stop()
-# --- Operations console (issue 6) -------------------------------------------------------
+# --- Operations console --------------------------------------------------------------
 
 
 @pytest.fixture
@@ -389,9 +389,11 @@ def make_approval(db, make_institution):
         institution = institution or make_institution()
         status = fields.pop("status", "pending")
         decided = {} if status == "pending" else {"decided_at": fields.pop("decided_at", utcnow())}
-        approval = Approval(kind=fields.pop("kind", "refund"), subject_type="customer", subject_id=str(n),
-                            subject_repr=f"customer #{n}", institution_id=institution.id,
-                            summary=fields.pop("summary", f"Refund request {n}"), payload={}, status=status,
+        approval = Approval(kind=fields.pop("kind", "refund"), subject_type=fields.pop("subject_type", "customer"),
+                            subject_id=fields.pop("subject_id", str(n)),
+                            subject_repr=fields.pop("subject_repr", f"customer #{n}"), institution_id=institution.id,
+                            summary=fields.pop("summary", f"Refund request {n}"), payload=fields.pop("payload", {}),
+                            status=status,
                             requested_by_id=requested_by.id if requested_by else None, **decided, **fields)
         db.session.add(approval)
         db.session.flush()
@@ -433,7 +435,7 @@ def write_audit(db):
     return factory
 
 
-# --- Platform services (issue 7) -------------------------------------------------------
+# --- Platform services ---------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Forms of the API token pages."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -16,7 +17,8 @@ class NewTokenForm(Form):
     scope = RadioField(_l("Access"), choices=options((s.value, s.label) for s in TokenScope),
                        default=TokenScope.READ.value, validators=[DataRequired()])
     days = SelectField(_l("Expires after"), coerce=int, default=DEFAULT_LIFETIME_DAYS,
-                       choices=options((days, _l("%(num)d days", num=days)) for days in LIFETIMES_DAYS))
+                       choices=options((days, lazy_ngettext("%(num)d day", "%(num)d days", days))
+                                       for days in LIFETIMES_DAYS))
 
 
 class RevokeForm(Form):

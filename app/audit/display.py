@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
 _DIFF_KEYS = {"before", "after"}
 
@@ -48,8 +47,3 @@ def approximate(count: int) -> int:
         return count
     digits = len(str(count)) - 2
     return round(count, -digits)
-
-
-def local_time(value: datetime, zone) -> str:
-    """A timestamp in the display time zone, to the second (ISO order: unambiguous, sortable)."""
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
@@ -37,6 +37,7 @@ from app.audit.models import (
 )
 from app.database import utcnow
 from app.extensions import db
+from app.formatting import count
 from app.observability.readings import Reading
 from app.security.actor import Actor
 from app.settings import services as settings
@@ -294,7 +295,8 @@ def chain_status_reading():
     if not run.ok:
         return Reading("danger", _l("Broken"), run.detail, as_of=run.finished_at)
     level = "ok" if utcnow() - run.finished_at <= VERIFICATION_STALE_AFTER else "warning"
-    return Reading(level, _l("Verified"), _l("%(n)s entries", n=format_number(run.checked)), as_of=run.finished_at)
+    checked = lazy_ngettext("%(n)s entry", "%(n)s entries", run.checked, n=count(run.checked))
+    return Reading(level, _l("Verified"), checked, as_of=run.finished_at)
 
 
 def audit_chain() -> list[GaugeMetricFamily]:

@@ -4,12 +4,11 @@ an entry's detail, and the streamed exports."""
 from __future__ import annotations
 
 from flask import Response, abort, render_template, request
-from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.audit import bp, export, integrity, queries
-from app.audit.display import approximate, change_rows, local_time
+from app.audit.display import approximate, change_rows
 from app.audit.facets import facets
 from app.audit.filters import PAGE_SIZES, parse_filter, parse_page_size
 from app.database import utcnow
@@ -18,11 +17,6 @@ from app.security.access import Permission, institution_scope, requires
 from app.security.actor import actor_from_request
 
 bp.add_app_template_filter(approximate, "approximate")
-
-
-@bp.app_template_filter("audit_time")
-def audit_time(value) -> str:
-    return local_time(value, get_timezone())
 
 
 def _subject(entries, fixed: dict) -> str | None:

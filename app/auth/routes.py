@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from app import inputs
@@ -15,6 +15,7 @@ from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
 from app.database import utcnow
 from app.extensions import db
+from app.formatting import when_text
 from app.inputs import safe_next_url
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
@@ -45,7 +46,7 @@ def _minutes(seconds: int) -> int:
 
 def _until(retry_after: int) -> str:
     """When a throttle lets the next attempt through, in the display time zone."""
-    return format_datetime(utcnow() + timedelta(seconds=retry_after), "short")
+    return when_text(utcnow() + timedelta(seconds=retry_after), "short")
 
 
 def _flash_throttled(retry_after: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import delete, func, or_, select
 
@@ -21,6 +21,7 @@ from app.audit.models import AuditAction, AuditResult
 from app.auth.models import BackupCode, PasskeyCredential, TotpCredential
 from app.database import utcnow
 from app.extensions import db
+from app.formatting import count
 from app.observability.readings import Reading
 from app.security.actor import Actor
 from app.security.ratelimits import SECOND_FACTOR_LOCK, SECOND_FACTOR_SHORT
@@ -225,8 +226,9 @@ def users_without_two_factor_reading():
     in_scope = select(func.count()).select_from(User).where(User.is_active_account, User.role.in_(required))
     missing = db.session.scalar(in_scope.where(~enabled_clause()))
     total = db.session.scalar(in_scope)
-    return Reading("ok" if missing == 0 else "warning", missing,
-                   _l("of %(total)d users whose role requires it", total=total))
+    of_total = lazy_ngettext("of %(total)s user whose role requires it",
+                             "of %(total)s users whose role requires it", total, total=count(total))
+    return Reading("ok" if missing == 0 else "warning", missing, of_total)
 
 
 ADMIN_ROLES = ("superadmin", "admin")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_babel import format_datetime, format_decimal, format_timedelta
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.database import utcnow
+from app.formatting import decimal_text, when_text
 from app.jobs.store import JobRecord
 
 STAGES = {
@@ -94,7 +95,7 @@ def filesize(n: int | None) -> str:
         if value < 1024 or unit == "TiB":
             break
         value /= 1024
-    return f"{format_decimal(round(value, 1 if unit != 'B' else 0))} {unit}"
+    return f"{decimal_text(round(value, 1 if unit != 'B' else 0))} {unit}"
 
 
 def age(moment: datetime) -> str:
@@ -102,7 +103,7 @@ def age(moment: datetime) -> str:
 
 
 def job_time(timestamp: int) -> str:
-    return format_datetime(datetime.fromtimestamp(timestamp, UTC), "short")
+    return when_text(datetime.fromtimestamp(timestamp, UTC), "short")
 
 
 def init_templates(bp) -> None:

@@ -51,6 +51,18 @@ APPROVAL_KINDS = (
 REJECT_REASONS = ("Documents incomplete", "Amount exceeds policy", "Suspected duplicate", "Customer request")
 
 
+def _requested_change(kind: str, amount: int, phone: str | None, rng: random.Random) -> dict:
+    """The change a demo request asks for, as ``{field: {"old": ..., "new": ...}}``."""
+    if kind == "limit_increase":
+        return {"daily_limit_idr": {"old": max(1_000_000, amount // 4 // 1_000_000 * 1_000_000), "new": amount}}
+    if kind == "customer_reactivation":
+        return {"is_active": {"old": False, "new": True}}
+    if kind == "refund":
+        return {"refund_amount_idr": {"old": None, "new": amount}}
+    new_phone = f"+62 8{rng.randint(11, 99)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}"
+    return {"phone": {"old": phone, "new": new_phone}}
+
+
 @dataclass(frozen=True)
 class DemoSize:
     institutions: int = 20
@@ -117,6 +129,8 @@ def load_demo_data(actor: Actor, *, seed: int = 42, size: DemoSize = DemoSize())
         })
     db.session.execute(insert(Customer), customer_rows)
     customers = db.session.execute(select(Customer.id, Customer.institution_id)).all()
+    customer_details = {row.id: row for row in db.session.execute(
+        select(Customer.id, Customer.full_name, Customer.phone))}
 
     events = []  # (time, action, kwargs) recorded in the audit log oldest first
     tx_rows = []
@@ -147,11 +161,14 @@ def load_demo_data(actor: Actor, *, seed: int = 42, size: DemoSize = DemoSize())
         customer_id, institution_id = rng.choice(customers)
         kind, summary = rng.choice(APPROVAL_KINDS)
         requested_at = start + timedelta(seconds=rng.randint(0, 60 * 86400))
+        amount = rng.randint(5, 200) * 1_000_000
+        details = customer_details[customer_id]
         row = {
             "kind": kind, "subject_type": "customer", "subject_id": str(customer_id),
-            "subject_repr": f"customer #{customer_id}", "institution_id": institution_id,
-            "summary": summary.format(amount=f"Rp{rng.randint(5, 200) * 1_000_000:,}".replace(",", ".")),
-            "payload": {}, "status": DecisionStatus.PENDING.value, "requested_at": requested_at,
+            "subject_repr": details.full_name, "institution_id": institution_id,
+            "summary": summary.format(amount=f"Rp{amount:,}".replace(",", ".")),
+            "payload": {"changes": _requested_change(kind, amount, details.phone, random.Random(customer_id))},
+            "status": DecisionStatus.PENDING.value, "requested_at": requested_at,
             "requested_by_id": rng.choice(staff).id, "version": 1,
         }
         if rng.random() < 0.5:

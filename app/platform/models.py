@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
@@ -48,11 +48,17 @@ class Institution(db.Model):
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
     )
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The name as the list sorts it (case-insensitive), computed by the database so a keyset
+    # cursor carries exactly the value the index orders by; see ix_institutions_name_order.
+    name_order: Mapped[str] = column_property(func.lower(name))
 
     __mapper_args__ = {"version_id_col": version}
 
     def audit_repr(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+Index("ix_institutions_name_order", func.lower(Institution.name), Institution.id)
 
 
 class Customer(db.Model):

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask import url_for
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import joinedload
@@ -23,7 +22,7 @@ from sqlalchemy.orm import joinedload
 from app.audit.models import AuditLog
 from app.database import LIKE_ESCAPE, contains_pattern, escape_like
 from app.extensions import db
-from app.i18n import format_idr
+from app.formatting import money_text, when_text
 from app.platform.labels import status_label
 from app.platform.models import Customer, Institution, Transaction
 from app.platform.services import scope_of
@@ -180,7 +179,7 @@ def _transactions(actor: Actor, query: JumpQuery, limit: int) -> list[JumpResult
     rows = _first_matches(base, Transaction.id, _scope(Transaction.institution_id, actor), tiers, limit,
                           lambda t: t.id)
     return [JumpResult(Kind.TRANSACTION, t.reference,
-                       f"{t.customer.full_name} · {format_idr(t.amount_idr)} · {status_label(t.status)}",
+                       f"{t.customer.full_name} · {money_text(t.amount_idr)} · {status_label(t.status)}",
                        "platform.transaction_detail", {"transaction_id": t.id}) for t in rows]
 
 
@@ -224,7 +223,7 @@ def _audit_entries(actor: Actor, query: JumpQuery, limit: int) -> list[JumpResul
                           lambda e: e.id)
     return [JumpResult(Kind.AUDIT_ENTRY, f"#{e.id} {e.action}",
                        " · ".join(p for p in (e.actor_email, e.resource_repr or "",
-                                              format_datetime(e.created_at, "medium")) if p),
+                                              when_text(e.created_at, "medium")) if p),
                        "audit.detail", {"entry_id": e.id}) for e in rows]
 
 

@@ -154,9 +154,16 @@ def _static_files(filename: str):
     return current_app.send_static_file(filename)
 
 
+@public
+def _favicon():
+    """Browsers ask for /favicon.ico on any page (even JSON ones): answer it instead of a 404."""
+    return current_app.send_static_file("favicon.ico")
+
+
 def init_app(app: Flask) -> None:
     """Enforce declarations on every request; declare Flask's own static route public."""
     app.before_request(_enforce)
     app.context_processor(lambda: {"can": lambda name: has_permission(current_user, Permission(name))})
     if "static" in app.view_functions:
         app.view_functions["static"] = _static_files
+        app.add_url_rule("/favicon.ico", "favicon", _favicon)

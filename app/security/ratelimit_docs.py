@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import force_locale
+from flask_babel import force_locale, format_timedelta
+from flask_babel import gettext as _
 from limits import RateLimitItem, parse
 
+from app.formatting import count
 from app.security.ratelimits import FAILURE_THROTTLES, REQUEST_LIMITS
 
 DOC_PATH = "docs/API_RATE_LIMITS.md"
@@ -33,10 +35,7 @@ class Row:
 
 def display(item: RateLimitItem) -> str:
     """A limit in the reader's language: "30 per minute" becomes "30 per 1 minute" / "30 per 1 menit"."""
-    from flask_babel import format_number, format_timedelta
-    from flask_babel import gettext as _
-
-    return _("%(amount)s per %(period)s", amount=format_number(item.amount),
+    return _("%(amount)s per %(period)s", amount=count(item.amount),
              period=format_timedelta(item.get_expiry(), threshold=1))
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from app.audit.models import AuditLog
+from app.formatting import count, when_text
 from app.listing import ChoiceFilter, CsvColumn, ListDefinition, SortOption
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
@@ -60,7 +61,7 @@ def _display(setting, value) -> str:
     if setting.kind is Kind.BOOLEAN:
         return _("Yes") if value else _("No")
     if setting.kind is Kind.DURATION:
-        return _("%(n)s minutes", n=value // 60)
+        return ngettext("%(n)s minute", "%(n)s minutes", value // 60, n=count(value // 60))
     if setting.kind in (Kind.CHOICE, Kind.MULTICHOICE):
         labels = dict(setting.choices)
         values = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -97,7 +98,7 @@ def edit(key: str):
             who = settings.changed_by(key)
             flash(_("%(who)s changed this setting at %(when)s, after you opened it. Nothing was saved: the form "
                     "shows the current value now.", who=who.display_name if who else _("Someone"),
-                    when=format_datetime(exc.updated_at, "medium") if exc.updated_at else "?"), "danger")
+                    when=when_text(exc.updated_at, "medium") if exc.updated_at else "?"), "danger")
         else:
             flash(_("%(label)s saved.", label=setting.label) if changed else _("Nothing changed."),
                   "success" if changed else "info")

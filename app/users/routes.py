@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, or_
 
@@ -123,6 +124,9 @@ def _account_form(form_class, **kwargs):
 def new():
     """Invite someone: the account is created without a password and its owner sets one."""
     form = _account_form(InviteUserForm)
+    if not form.is_submitted():
+        # Never offer the most powerful role by default: preselect the least privileged one.
+        form.role.data = services.grantable_roles(current_user)[-1].value
     status = 200
     if form.validate_on_submit():
         try:
@@ -215,7 +219,8 @@ def deactivate(user_id: int):
     except services.NotAllowed:
         flash(_("You cannot deactivate your own account."), "danger")
     else:
-        flash(_("%(email)s was deactivated; %(num)d session(s) ended.", email=user.email, num=ended), "success")
+        flash(ngettext("%(email)s was deactivated; %(num)d session ended.",
+                       "%(email)s was deactivated; %(num)d sessions ended.", ended, email=user.email), "success")
     return redirect(url_for("users.detail", user_id=user.id))
 
 

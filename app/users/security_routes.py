@@ -52,8 +52,10 @@ def reset_two_factor(user_id: int):
             flash(_("Reset your own second factors on your security page."), "danger")
             status = 400
         else:
-            flash(_("Two-factor sign-in of %(email)s was reset and %(num)d session(s) ended. They set up a new "
-                    "second factor at their next sign-in.", email=user.email, num=ended), "success")
+            flash(ngettext("Two-factor sign-in of %(email)s was reset and %(num)d session ended. They set up a "
+                           "new second factor at their next sign-in.",
+                           "Two-factor sign-in of %(email)s was reset and %(num)d sessions ended. They set up a "
+                           "new second factor at their next sign-in.", ended, email=user.email), "success")
             return redirect(url_for("users.detail", user_id=user.id))
     elif request.method == "POST":
         status = 400

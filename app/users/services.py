@@ -173,7 +173,7 @@ MANAGED_BY: dict[Role, frozenset[Role]] = {
 
 
 def grantable_roles(actor_user: User) -> list[Role]:
-    """The roles ``actor_user`` may give to an account, most powerful first."""
+    """The roles ``actor_user`` may give to an account, most powerful first (least privileged last)."""
     allowed = MANAGED_BY[actor_user.role_enum]
     return [role for role in Role if role in allowed]
 

@@ -8,3 +8,10 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Forms marked data-autosubmit submit as soon as a choice changes (the language switcher);
+// their button stays for browsers without script and is hidden once this runs.
+document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
+  form.classList.add("autosubmit-ready");
+  form.addEventListener("change", () => form.requestSubmit());
+});

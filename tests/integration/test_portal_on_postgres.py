@@ -59,3 +59,22 @@ def test_email_is_unique_whatever_its_case(db, make_user):
             "VALUES ('Upper@Example.com', 'x', 'admin', true, 1)"))
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(User)) == 1  # only dewi
+
+
+def test_institutions_sort_case_insensitively_on_postgres_through_the_index(app, db, make_user, make_institution,
+                                                                             client_for, monkeypatch):
+    import re
+
+    for name in ("zeta Koperasi", "Alpha Koperasi", "beta Koperasi", "Gamma Koperasi"):
+        make_institution(name=name)
+    monkeypatch.setitem(app.config, "LIST_PAGE_SIZE", 3)
+    client = client_for(make_user(Role.SUPERADMIN))
+    first = client.get("/institutions?q=koperasi").get_data(as_text=True)
+    names = re.findall(r'<a href="/institutions/\d+">([^<]+)</a>', first)
+    following = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    names += re.findall(r'<a href="/institutions/\d+">([^<]+)</a>', client.get(following).get_data(as_text=True))
+    assert names == ["Alpha Koperasi", "beta Koperasi", "Gamma Koperasi", "zeta Koperasi"]
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask whether the index can serve
+    plan = "\n".join(db.session.execute(text(
+        "EXPLAIN SELECT id FROM institutions ORDER BY lower(name), id LIMIT 3")).scalars())
+    assert "ix_institutions_name_order" in plan

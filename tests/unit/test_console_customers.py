@@ -67,7 +67,7 @@ def test_detail_and_edit(db, make_user, make_customer, make_transaction, staff):
     make_transaction(customer=customer, amount_idr=1_250_000)
     forms = staff(make_user(Role.INSTITUTION_ADMIN, institution=customer.institution, email="ia@example.com"))
     detail = forms.client.get(f"/customers/{customer.id}").get_data(as_text=True)
-    assert "IDR1,250,000" in detail and "No changes have been recorded yet." in detail
+    assert "IDR\u00a01,250,000" in detail and "No changes have been recorded yet." in detail
     url = f"/customers/{customer.id}/edit"
     for data, message in [({"email": "not-an-email"}, "Enter a valid e-mail address."),
                           ({"email": "taken@contoh.co.id"}, "already uses this e-mail address"),

@@ -19,7 +19,7 @@ def test_approve_a_transaction_from_its_page(db, make_user, make_transaction, st
     tx = make_transaction(amount_idr=2_500_000)
     forms = staff(admin)
     page = forms.client.get(f"/transactions/{tx.id}").get_data(as_text=True)
-    assert "IDR2,500,000" in page and 'name="approve"' in page
+    assert "IDR\u00a02,500,000" in page and 'name="approve"' in page
     response = forms.post(f"/transactions/{tx.id}/decide", {"approve": "Approve", "reason": "Documents checked",
                                                              "version": tx.version}, page=f"/transactions/{tx.id}")
     assert response.status_code == 302

@@ -231,7 +231,7 @@ def test_results_page_works_without_javascript_and_in_indonesian(world, client_f
     probe = client_for(world["superadmin"])
     html = probe.get("/jump?q=TRX-OWN-000001").get_data(as_text=True)
     assert f'href="/transactions/{world["own"]["transaction"].id}"' in html and "Transaction" in html
-    assert "IDR1,500,000" in html
+    assert "IDR\u00a01,500,000" in html
     empty = probe.get("/jump?q=nothing-like-this").get_data(as_text=True)
     assert 'data-testid="jump-empty"' in empty
     indonesian = probe.get("/jump?q=TRX-OWN-000001", headers={"Accept-Language": "id"}).get_data(as_text=True)

@@ -26,7 +26,7 @@ def edit_form(user, **changes):
 
 
 def emails_on(page) -> list[str]:
-    return re.findall(r'<td><a href="/users/\d+">([^<]+)</a></td>', page.get_data(as_text=True))
+    return re.findall(r'<td[^>]*><a href="/users/\d+">([^<]+)</a></td>', page.get_data(as_text=True))
 
 
 def test_list_searches_filters_and_pages(db, client, make_user, make_institution, login_as, monkeypatch):
@@ -70,7 +70,7 @@ def test_institution_admins_see_and_manage_only_their_customers(db, client, make
     response = forms.post(f"/users/{theirs.id}/deactivate", {"version": theirs.version}, page="/users")
     assert response.status_code == 404
     page = client.get("/users/new").get_data(as_text=True)
-    assert '<option value="customer"' in page and '<option value="admin"' not in page
+    assert re.search(r'<option[^>]*value="customer"', page) and not re.search(r'<option[^>]*value="admin"', page)
 
 
 def test_admins_cannot_grant_staff_roles_but_superadmins_can(db, client, forms, make_user, login_as):
@@ -164,7 +164,7 @@ def test_deactivate_ends_sessions_and_reactivate_restores(db, app, client, forms
     login_as(boss)
     done = forms.post(f"/users/{target.id}/deactivate", {"version": target.version}, page=f"/users/{target.id}")
     assert done.headers["Location"] == f"/users/{target.id}"
-    assert "was deactivated; 1 session(s) ended" in client.get(f"/users/{target.id}").get_data(as_text=True)
+    assert "was deactivated; 1 session ended" in client.get(f"/users/{target.id}").get_data(as_text=True)
     assert theirs.client.get("/account").status_code == 302
     db.session.refresh(target)
     forms.post(f"/users/{target.id}/reactivate", {"version": target.version}, page=f"/users/{target.id}")

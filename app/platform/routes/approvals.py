@@ -15,8 +15,8 @@ from app.platform.forms import BulkApproveForm, DecisionForm
 from app.platform.labels import KIND_CHOICES, STATUS_CHOICES
 from app.platform.models import Approval
 from app.platform.routes.shared import decide_from_form, visible
+from app.platform.services import approval_subjects, history, institutions, queues
 from app.platform.services import decisions as service
-from app.platform.services import history, institutions, queues
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 
@@ -46,6 +46,7 @@ def approvals():
 
 def _detail(approval: Approval, form: DecisionForm, status: int = 200):
     return render_template("platform/approvals/detail.html", approval=approval, form=form,
+                           subject=approval_subjects.describe(actor_from_request(), approval),
                            history=history("approval", approval.id)), status
 
 

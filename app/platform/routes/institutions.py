@@ -23,7 +23,7 @@ from app.users.models import User
 LIST = ListDefinition(
     filters=[Filter("q", _l("Search"), placeholder=_l("Name or code")),
              ChoiceFilter("active", _l("Status"), ACTIVE_CHOICES)],
-    sorts=[SortOption("name", _l("Name"), (Institution.name,), descending=False),
+    sorts=[SortOption("name", _l("Name"), (Institution.name_order, Institution.id), descending=False),
            SortOption("code", _l("Code"), (Institution.code,), descending=False)],
     default_sort="name",
     csv_columns=[CsvColumn("code", lambda i: i.code), CsvColumn("name", lambda i: i.name),

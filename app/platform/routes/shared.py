@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import abort, flash
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
+from app.formatting import when_text
 from app.platform.forms import DecisionForm
 from app.platform.labels import status_label
 from app.platform.services import StaleEdit, decisions
@@ -19,7 +19,7 @@ def stale_message(exc: StaleEdit) -> str:
     if exc.last_change is not None:
         return _("%(who)s changed this at %(when)s, after you opened it. Nothing was saved: the form shows the "
                  "current values now; make your change again.",
-                 who=exc.last_change.actor_email, when=format_datetime(exc.last_change.at, "medium"))
+                 who=exc.last_change.actor_email, when=when_text(exc.last_change.at, "medium"))
     return _("Someone changed this after you opened it. Nothing was saved: the form shows the current values now; "
              "make your change again.")
 
@@ -27,7 +27,7 @@ def stale_message(exc: StaleEdit) -> str:
 def already_decided_message(exc: AlreadyDecided) -> str:
     return _("%(name)s already decided this (%(status)s) at %(when)s. Your decision was not recorded.",
              name=exc.decided_by_name, status=status_label(exc.status),
-             when=format_datetime(exc.decided_at, "medium") if exc.decided_at else "?")
+             when=when_text(exc.decided_at, "medium") if exc.decided_at else "?")
 
 
 def decide_from_form(row, decide, detail, on_success):

@@ -36,7 +36,7 @@ def institution_names() -> list[tuple[int, str]]:
 
     def compute() -> list[tuple[int, str]]:
         return [(row.id, row.name) for row in db.session.execute(
-            select(Institution.id, Institution.name).order_by(Institution.name))]
+            select(Institution.id, Institution.name).order_by(Institution.name_order, Institution.id))]
 
     return caching.cached("facets", "institution-names", compute, ttl=CACHE_SECONDS, generation_of=GENERATION)
 

@@ -1,0 +1,120 @@
+"""The one place that formats money, moments, days and counts for people to read.
+
+Everything is locale-aware through Flask-Babel (English and Indonesian) and shown in the
+display time zone. Templates use the filters registered here:
+
+- ``amount|money``: whole rupiah (``IDR 1,500,000`` / ``Rp1.500.000``) that never wraps;
+- ``moment|when("short"|"medium"|"full")``: a ``<time>`` whose ``datetime`` and hover
+  ``title`` hold the exact ISO 8601 value; ``|clock`` for the time of day only;
+- ``day|day("medium")``: a calendar date, the same way;
+- ``n|count``: a whole number with the locale's thousands separators; ``x|decimal`` a decimal one;
+- ``*_text`` variants give plain text for attributes, SVG titles and flash messages.
+
+A unit test (tests/unit/test_formatting.py) keeps other formatting out of the templates.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from babel import Locale
+from babel.numbers import format_currency
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, get_timezone
+from markupsafe import Markup
+
+
+def _locale() -> Locale:
+    return get_locale() or Locale.parse("en")
+
+
+def money_text(amount: int | None) -> str:
+    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
+    if amount is None:
+        return ""
+    locale = _locale()
+    pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
+    text = format_currency(amount, "IDR", format=pattern, locale=locale, currency_digits=False)
+    # A letter code ("IDR") is set apart from the digits; no space may break the amount.
+    text = re.sub(r"^([A-Z]{3})(?=[\d-])", "\\1\u00a0", text)
+    return text.replace(" ", "\u00a0")
+
+
+def money(amount: int | None) -> Markup:
+    """:func:`money_text` in a span that never wraps; the hover shows the plain number."""
+    if amount is None:
+        return Markup("")
+    return Markup('<span class="money" title="IDR {raw}">{text}</span>').format(raw=amount, text=money_text(amount))
+
+
+def iso(moment: datetime | date | None, precise: bool = False) -> str:
+    """The exact ISO 8601 value (UTC for moments), for ``datetime`` attributes and hovers;
+    ``precise`` keeps the microseconds (the audit log's order)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.isoformat(timespec="microseconds" if precise else "seconds").replace("+00:00", "Z")
+    return moment.isoformat()
+
+
+def when_text(moment: datetime | None, style: str = "medium") -> str:
+    """A date and time in the reader's language and the display time zone; style ``exact`` is
+    ``YYYY-MM-DD HH:MM:SS`` in the display zone (long lists where order must be unambiguous)."""
+    if moment is None:
+        return ""
+    if style == "exact":
+        return moment.astimezone(get_timezone()).strftime("%Y-%m-%d %H:%M:%S")
+    return format_datetime(moment, style)
+
+
+def clock_text(moment: datetime | None, style: str = "short") -> str:
+    """The time of day only."""
+    return "" if moment is None else format_time(moment, style)
+
+
+def day_text(day: date | None, style: str = "medium") -> str:
+    """A calendar date (a ``date``, or the display-zone day of a ``datetime``)."""
+    return "" if day is None else format_date(day, style)
+
+
+def _time_tag(moment, text: str) -> Markup:
+    value = iso(moment)
+    return Markup('<time datetime="{value}" title="{value}">{text}</time>').format(value=value, text=text)
+
+
+def when(moment: datetime | None, style: str = "medium") -> Markup:
+    """:func:`when_text` in a ``<time>`` element with the ISO value on hover."""
+    return Markup("") if moment is None else _time_tag(moment, when_text(moment, style))
+
+
+def clock(moment: datetime | None, style: str = "short") -> Markup:
+    """:func:`clock_text` in a ``<time>`` element with the ISO value on hover."""
+    return Markup("") if moment is None else _time_tag(moment, clock_text(moment, style))
+
+
+def day(value: date | None, style: str = "medium") -> Markup:
+    """:func:`day_text` in a ``<time>`` element with the ISO date on hover."""
+    return Markup("") if value is None else _time_tag(value, day_text(value, style))
+
+
+def count(n: int | float | None) -> str:
+    """A count with the locale's thousands separators (``12,345`` / ``12.345``)."""
+    return "" if n is None else format_decimal(n)
+
+
+def decimal_text(value: float) -> str:
+    """A decimal number in the reader's format (``1.5`` / ``1,5``)."""
+    return format_decimal(value)
+
+
+FILTERS = {
+    "money": money, "money_text": money_text, "when": when, "when_text": when_text, "clock": clock,
+    "clock_text": clock_text, "day": day, "day_text": day_text, "count": count, "decimal": decimal_text, "iso": iso,
+}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(FILTERS)
