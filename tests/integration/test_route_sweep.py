@@ -30,7 +30,7 @@ from tests.unit.test_permission_matrix import ROLES, SAMPLE_ARGS
 pytestmark = pytest.mark.integration
 
 GENERIC_PARAMS = ("cursor", "dir", "sort", "order", "format", "size", "q", "next")
-GET_EXAMPLES, POST_EXAMPLES, DIRECT_EXAMPLES = 8, 6, 4
+GET_EXAMPLES, POST_EXAMPLES, DIRECT_EXAMPLES = 8, 5, 4
 INVITATION, RESET = "sweep-invitation-link", "sweep-password-reset-link"
 
 
@@ -154,8 +154,9 @@ def test_no_route_answers_a_server_error_or_changes_anything_on_refusal(app, db,
             e, "GET", urls[e] + "?" + urlencode(draw(strategy)), headers=headers_for(e)))
 
     # 3. POST forms, read from their page (CSRF token, current hidden values such as
-    #    expected_version; read again after a post that was not refused). First NUL in each
-    #    field in turn, then Hypothesis: one hostile field among plausible ones, or all drawn.
+    #    expected_version; read again after a post that was not refused). First NUL, then 5000
+    #    characters, in each field in turn; then Hypothesis: one hostile field among plausible
+    #    ones, or every field drawn.
     for (target, action), (page_endpoint, form) in sorted(forms.items()):
         names = sorted(n for n in form.fields if n != "csrf_token")
         held = {}
@@ -184,7 +185,8 @@ def test_no_route_answers_a_server_error_or_changes_anything_on_refusal(app, db,
                 held.clear()  # it may have changed the session or the page: start afresh
 
         for name in names:
-            submit(("one", name, "\x00"))
+            for probe in ("\x00", "y" * 5000):
+                submit(("one", name, probe))
         one = st.sampled_from(names).flatmap(lambda n: sweep.hostile(n).map(lambda v, n=n: ("one", n, v)))
         wild = fields_strategy({n: f.values for n, f in form.fields.items() if n != "csrf_token"})
         strategy = st.one_of(one, wild.map(lambda pairs: ("all", pairs))) if names else st.just(("all", []))
