@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 
@@ -18,6 +19,33 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
+
+
+def _control_socket_path(bind_address: str) -> str:
+    """The control socket of this instance: one per bind address, in a directory only this user may enter.
+
+    gunicorn's own default is one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl): a second instance
+    on the host would take it over, and the first one to stop would delete it under the other.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        directory = os.path.join(runtime, "saintara-gunicorn")
+    else:
+        directory = os.path.join(tempfile.gettempdir(), f"saintara-gunicorn-{os.getuid()}")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    if os.stat(directory).st_uid != os.getuid():
+        raise SystemExit(f"Configuration error: {directory} belongs to another user; set GUNICORN_CONTROL_SOCKET")
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", bind_address).strip("_")[:60] or "default"
+    return os.path.join(directory, f"{name}.ctl")
+
+
+# gunicorn's control socket (the `gunicornc` tool): GUNICORN_CONTROL_SOCKET names its path, "off"
+# switches it off; by default every instance has its own, named after its bind address.
+_control_setting = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if _control_setting.lower() in {"off", "0", "false", "no", "none"}:
+    control_socket_disable = True
+else:
+    control_socket = _control_setting or _control_socket_path(bind)
 
 
 # Prometheus metrics in multi-process mode: every worker writes its counters to files in

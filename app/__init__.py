@@ -68,6 +68,7 @@ def configure_database(app: Flask) -> None:
 
 
 def configure_security(app: Flask) -> None:
+    from app import inputs
     from app.security import access, headers, limiting, sessions
     from app.users.models import User
 
@@ -82,12 +83,13 @@ def configure_security(app: Flask) -> None:
     def load_user(user_id: str):
         from app.users.impersonation_guard import effective_user
 
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(User, int(user_id)) if inputs.digits(user_id) else None
         return effective_user(user) if user is not None and user.is_active else None
 
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
     limiter.init_app(app)
     limiting.init_app(app)  # before access and CSRF: refused requests count too
+    inputs.init_app(app)  # control characters and over-long values never reach a view
     access.init_app(app)  # before CSRF, so anonymous visitors are sent to sign in first
     csrf.init_app(app)
     headers.init_app(app)
@@ -102,11 +104,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, platform, settings, users
+    from app import api, audit, auth, backups, dashboard, platform, search, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, audit, backups, api):
+    for feature in (auth, dashboard, users, platform, settings, audit, backups, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -133,5 +135,6 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
+    from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

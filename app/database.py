@@ -20,6 +20,18 @@ from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(term: str) -> str:
+    """``term`` for a LIKE pattern (with ``escape=LIKE_ESCAPE``): its ``%`` and ``_`` match only themselves."""
+    return term.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern that finds ``term`` anywhere: ``column.like(contains_pattern(q), escape=LIKE_ESCAPE)``."""
+    return f"%{escape_like(term)}%"
+
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""

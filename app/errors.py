@@ -31,32 +31,45 @@ CSRF_MESSAGE = _l(
     "Go back, reload the page and submit it again."
 )
 
+HTTPS_CSRF_MESSAGE = _l(
+    "This portal needs HTTPS (or X-Forwarded-Proto from your proxy). Over plain HTTP the browser does not "
+    "send the session cookie back, so the form could not be checked and nothing was changed."
+)
+
 
 def wants_json() -> bool:
-    """True for API and probe paths, and for clients that prefer JSON."""
-    return request.path.startswith(("/api/", "/readyz", "/healthz")) or (
+    """True for API, probe and ``.json`` paths, and for clients that prefer JSON."""
+    return request.path.startswith(("/api/", "/readyz", "/healthz")) or request.path.endswith(".json") or (
         request.accept_mimetypes.best == "application/json"
     )
 
 
-def render_error(code: int, message=None, *, error_code: str | None = None):
-    """An error response with the request id, as a page or as JSON."""
+def render_error(code: int, message=None, *, error_code: str | None = None, link: tuple | None = None, **details):
+    """An error response with the request id, as a page or as JSON (``details`` go into the JSON).
+
+    ``link`` is ``(url, label)`` of a way on from the page, shown beside the start page.
+    """
     title, default_message = MESSAGES.get(code) or MESSAGES[400 if code < 500 else 500]
     message = message or default_message
     request_id = g.get("request_id")
     event_id = sentry.last_event_id() if code >= 500 else None
     if wants_json():
-        body = {"error": {"code": error_code or f"http_{code}", "message": str(message), "request_id": request_id}}
+        body = {"error": {"code": error_code or f"http_{code}", "message": str(message), "request_id": request_id,
+                          **{key: value for key, value in details.items() if value}}}
         if event_id:
             body["error"]["event_id"] = event_id
         return jsonify(body), code
     return render_template("errors/error.html", code=code, title=title, message=message,
-                           request_id=request_id, event_id=event_id), code
+                           request_id=request_id, event_id=event_id, link=link), code
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(_exc):
+        from app.security.headers import secure_cookies_over_plain_http
+
+        if secure_cookies_over_plain_http():  # not an expired form: the cookie can never come back
+            return render_error(400, HTTPS_CSRF_MESSAGE, error_code="https_required")
         return render_error(400, CSRF_MESSAGE, error_code="csrf_failed")
 
     @app.errorhandler(StaleDataError)

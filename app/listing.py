@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, render_template, request, stream_with_context, url_for
@@ -22,7 +22,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app import inputs
 from app.extensions import db
+from app.inputs import InvalidInput
 from app.pagination import DEFAULT_PAGE_SIZE, Keyset, Page
 
 EXPORT_BATCH = 1000
@@ -66,7 +68,7 @@ class ChoiceFilter(Filter):
         if not raw:
             return None, None
         if self.integer:
-            if raw.isdigit() and len(raw) < 10:
+            if inputs.digits(raw, 9):
                 return int(raw), None
             return None, _l("Choose one of the offered values.")
         if self.choices and raw not in {value for value, _label in self.choices}:
@@ -85,25 +87,15 @@ class DateRangeFilter(Filter):
         return (f"{self.name}_from", f"{self.name}_to")
 
     def parse(self, args):
-        bounds = []
-        for param in self.params:
-            raw = args.get(param, "").strip()
-            try:
-                bounds.append(date.fromisoformat(raw) if raw else None)
-            except ValueError:
-                return None, _l("Enter dates as YYYY-MM-DD.")
-        start, end = bounds
+        try:
+            start, end = (inputs.day(args.get(param)) for param in self.params)
+        except InvalidInput as exc:
+            return None, exc.message
         if start is None and end is None:
             return None, None
         if start and end and start > end:
             return None, _l("The first date is after the second.")
-        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-
-        def at_midnight(day: date) -> datetime:
-            return datetime.combine(day, time.min, zone).astimezone(UTC)
-
-        return (at_midnight(start) if start else None,
-                at_midnight(end + timedelta(days=1)) if end else None), None
+        return inputs.day_bounds(start, end, current_app.config["BABEL_DEFAULT_TIMEZONE"]), None
 
 
 class AmountRangeFilter(Filter):
@@ -121,7 +113,7 @@ class AmountRangeFilter(Filter):
             raw = _SEPARATORS.sub("", args.get(param, "").strip())
             if not raw:
                 bounds.append(None)
-            elif raw.isdigit() and int(raw) <= MAX_AMOUNT:
+            elif inputs.digits(raw) and int(raw) <= MAX_AMOUNT:
                 bounds.append(int(raw))
             else:
                 return None, _l("Enter whole amounts in rupiah, for example 1500000.")

@@ -7,12 +7,13 @@ arrive meanwhile never shift a page (no entry is skipped or shown twice).
 
 from __future__ import annotations
 
-import base64
-import json
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -23,7 +24,18 @@ MAX_PAGE_SIZE = 500
 
 
 class InvalidCursor(ValueError):
-    """The cursor in the URL is not one this portal made."""
+    """The cursor in the URL is not one this portal made for this list."""
+
+
+MAX_CURSOR_LENGTH = 1000
+_LIMITS = {int: 2**63}
+
+
+def _serializer() -> URLSafeSerializer:
+    # HMAC-SHA256 with the app's secret: a cursor is opaque, and one not made here is refused
+    # before any of its values reaches SQL.
+    return URLSafeSerializer(current_app.secret_key, salt="keyset-cursor",
+                             signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def _encode_value(value):
@@ -34,30 +46,55 @@ def _encode_value(value):
     return value
 
 
-def _decode_value(value):
+def _decode_value(value, expected: type | None):
     if isinstance(value, dict):
-        if "dt" in value:
-            return datetime.fromisoformat(value["dt"])
-        if "d" in value:
-            return date.fromisoformat(value["d"])
-        raise InvalidCursor("unknown value in cursor")
+        if set(value) == {"dt"} and isinstance(value["dt"], str):
+            value = datetime.fromisoformat(value["dt"])
+        elif set(value) == {"d"} and isinstance(value["d"], str):
+            value = date.fromisoformat(value["d"])
+        else:
+            raise InvalidCursor("unknown value in cursor")
+    if expected is None:
+        ok = isinstance(value, (int, float, str, datetime, date)) and not isinstance(value, bool)
+    elif expected is date:
+        ok = type(value) is date
+    else:
+        ok = isinstance(value, expected) and not isinstance(value, bool)
+    if not ok or (type(value) is int and abs(value) >= _LIMITS[int]):
+        raise InvalidCursor("cursor does not fit this list")
     return value
 
 
-def encode_cursor(values: Sequence) -> str:
-    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, width: int) -> list:
+def _python_type(column) -> type | None:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_decode_value(v) for v in json.loads(raw)]
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor("malformed cursor") from exc
-    if len(values) != width or not all(isinstance(v, (int, float, str, datetime, date)) for v in values):
+        return column.type.python_type
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def encode_cursor(values: Sequence) -> str:
+    """An opaque, signed cursor for one row's sort key."""
+    return _serializer().dumps([_encode_value(v) for v in values])
+
+
+def decode_cursor(cursor: str, columns: Sequence) -> list:
+    """The sort key in ``cursor``, checked against the types of ``columns``.
+
+    Raises :class:`InvalidCursor` for a cursor that was not signed here, or whose values do
+    not fit the columns (another list's cursor).
+    """
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("malformed cursor")
+    try:
+        values = _serializer().loads(cursor)
+    except BadData as exc:
+        raise InvalidCursor("cursor not signed by this portal") from exc
+    if not isinstance(values, list) or len(values) != len(columns):
         raise InvalidCursor("cursor does not fit this list")
-    return values
+    try:
+        return [_decode_value(v, _python_type(c)) for v, c in zip(values, columns, strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("cursor does not fit this list") from exc
 
 
 @dataclass(frozen=True)
@@ -106,7 +143,7 @@ class Keyset:
         def beyond(values):
             return key < tuple_(*values) if toward_end else key > tuple_(*values)
 
-        start = decode_cursor(cursor, len(self.columns)) if cursor else None
+        start = decode_cursor(cursor, self.columns) if cursor else None
         order = [c.desc() if toward_end else c.asc() for c in self.columns]
         rows = fetch(beyond, start, order, size + 1)
         more = len(rows) > size

@@ -354,7 +354,7 @@ def smtp_server():
     controller.start()
     yield inbox
     controller.stop()
-# --- Operations console (issue 6) -------------------------------------------------------
+# --- Operations console --------------------------------------------------------------
 
 
 @pytest.fixture
@@ -433,7 +433,7 @@ def write_audit(db):
     return factory
 
 
-# --- Platform services (issue 7) -------------------------------------------------------
+# --- Platform services ---------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)

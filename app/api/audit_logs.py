@@ -26,6 +26,7 @@ from app.audit.filters import _ACTION, _REQUEST_ID, _RESOURCE_TYPE, AuditFilter
 from app.audit.models import AuditLog, AuditResult
 from app.audit.queries import criteria
 from app.extensions import db
+from app.inputs import digits
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.security.access import Permission, api_token, institution_scope
 from app.security.actor import actor_from_request
@@ -66,12 +67,10 @@ def _after() -> int:
     if raw is None:
         return 0
     try:
-        values = decode_cursor(raw[:200], 1)
+        (after,) = decode_cursor(raw, (AuditLog.id,))
     except InvalidCursor:
-        values = None
-    if not values or type(values[0]) is not int or not 0 <= values[0] < 2**63:
-        raise invalid("after", _("This cursor was not made by this list."))
-    return values[0]
+        raise invalid("after", _("This cursor was not made by this list.")) from None
+    return after
 
 
 def _filter() -> AuditFilter:
@@ -85,7 +84,7 @@ def _filter() -> AuditFilter:
     if resource_id is not None and resource_type is None:
         raise invalid("resource_id", _("Give resource_type as well."))
     actor_id = request.args.get("actor_id")
-    if actor_id is not None and not (actor_id.isdigit() and 1 <= int(actor_id) <= MAX_INT):
+    if actor_id is not None and not (digits(actor_id, 10) and 1 <= int(actor_id) <= MAX_INT):
         raise invalid("actor_id", _("Use a user id."))
     # The inputs as given (all valid by now), so that summary() describes the pull like an export.
     raw = {name: request.args.getlist(name) if name == "action" else request.args[name]
@@ -101,7 +100,7 @@ def audit_log_list():
     """Entries after ``after`` (a cursor from the previous pull), oldest first."""
     after = _after()
     limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    if not digits(limit, 10) or not 1 <= int(limit) <= MAX_LIMIT:
         raise invalid("limit", _("Use a whole number from %(low)s to %(high)s.", low=1, high=MAX_LIMIT))
     f, scope = _filter(), institution_scope(current_user)
     conditions = criteria(f, scope).where()

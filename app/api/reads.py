@@ -17,6 +17,7 @@ from app.api.auth import ApiError
 from app.api.cache import cached_read
 from app.api.params import boolean, choice, integer, page, text, timestamp
 from app.auth import two_factor
+from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.pagination import Keyset
 from app.platform.labels import STATUS_CHOICES
@@ -132,9 +133,9 @@ def user_list():
     if (institution_id := integer("institution_id", maximum=MAX_ID)) is not None:
         query = query.where(User.institution_id == institution_id)
     if (search := text("q")) is not None:
-        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(func.lower(User.email).like(pattern, escape="\\"),
-                                func.lower(User.display_name).like(pattern, escape="\\")))
+        pattern = contains_pattern(search.lower())
+        query = query.where(or_(func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
+                                func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE)))
     body = page(query, Keyset((User.id,)), lambda row: row)
     body["data"] = _users_with_two_factor(body["data"])
     return body

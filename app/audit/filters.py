@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_utc
 
 from app.audit.models import AuditResult
+from app.inputs import digits, within_calendar
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -85,16 +86,19 @@ def _text(args, name: str, limit: int, errors: dict) -> str | None:
     return value
 
 
-def _parse_time(value: str, *, end: bool) -> datetime:
+def _parse_time(value: str, *, end: bool) -> datetime | None:
     """A date or a local date-time (the display time zone) as aware UTC.
 
-    For the end of a range, a date means the whole day and a minute the whole minute.
+    For the end of a range, a date means the whole day and a minute the whole minute. A
+    time at the ends of the calendar (0001-01-01, 9999-12-31) means no bound: None.
     """
     try:
         day = date.fromisoformat(value)
     except ValueError:
         day = None
     if day is not None:
+        if not within_calendar(day):
+            return None
         local = datetime(day.year, day.month, day.day) + (timedelta(days=1) if end else timedelta())
     else:
         for pattern in _DATE_FORMATS:
@@ -105,6 +109,8 @@ def _parse_time(value: str, *, end: bool) -> datetime:
                 continue
         else:
             raise ValueError(value)
+        if not within_calendar(local.date()):
+            return None
         if end:
             local += timedelta(seconds=1) if local.second else timedelta(minutes=1)
     return to_utc(local).replace(tzinfo=UTC)
@@ -142,13 +148,13 @@ def parse_filter(args, *, fixed: dict | None = None) -> tuple[AuditFilter, dict]
 
     actor = _text(merged, "actor", 254, errors)
     if actor:
-        if actor.lstrip("#").isdigit():
+        if digits(actor.lstrip("#"), 9):
             values["actor_id"] = keep("actor", int(actor.lstrip("#")))
         else:
             values["actor_email"] = keep("actor", actor.lower())
     actor_id = merged.get("actor_id")
     if actor_id not in (None, ""):
-        if str(actor_id).isdigit() and int(actor_id) < 2**31:
+        if digits(str(actor_id), 10) and int(actor_id) < 2**31:
             values["actor_id"] = keep("actor_id", int(actor_id))
         else:
             errors["actor_id"] = _l("Not a valid user id.")

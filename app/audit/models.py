@@ -25,7 +25,6 @@ class AuditAction(enum.StrEnum):
     STEP_UP = "STEP_UP"
     USER_CREATE = "USER_CREATE"
     USER_UPDATE = "USER_UPDATE"
-    USER_DELETE = "USER_DELETE"
     INSTITUTION_CREATE = "INSTITUTION_CREATE"
     INSTITUTION_UPDATE = "INSTITUTION_UPDATE"
     INSTITUTION_ADMIN_ASSIGN = "INSTITUTION_ADMIN_ASSIGN"
@@ -46,7 +45,7 @@ class AuditAction(enum.StrEnum):
     BACKUP_DOWNLOAD = "BACKUP_DOWNLOAD"
     SETTINGS_UPDATE = "SETTINGS_UPDATE"
     DEMO_DATA_LOAD = "DEMO_DATA_LOAD"
-    # Identity and access (issue 4)
+    # Identity and access: second factors, sessions, invitations, impersonation
     TWO_FACTOR_ENABLE = "TWO_FACTOR_ENABLE"
     TWO_FACTOR_DISABLE = "TWO_FACTOR_DISABLE"
     TWO_FACTOR_FAILURE = "TWO_FACTOR_FAILURE"
@@ -69,13 +68,13 @@ class AuditAction(enum.StrEnum):
     IMPERSONATION_START = "IMPERSONATION_START"
     IMPERSONATION_END = "IMPERSONATION_END"
     IMPERSONATION_REFUSED = "IMPERSONATION_REFUSED"
-    # Operations console (issue 6)
+    # Operations: institution admins, the audit log itself
     INSTITUTION_ADMIN_REMOVE = "INSTITUTION_ADMIN_REMOVE"
     AUDIT_EXPORT = "AUDIT_EXPORT"
     AUDIT_API_READ = "AUDIT_API_READ"  # the first pull of the hour through a token (app.audit.export)
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"
     AUDIT_PURGE = "AUDIT_PURGE"
-    # Platform services (issue 7)
+    # The JSON API
     API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
     API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql import operators
 
 from app.audit.filters import AuditFilter
 from app.audit.models import SEARCH_EXPRESSION, AuditLog
+from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.pagination import Keyset, Page
 
@@ -37,7 +38,6 @@ LIST_COLUMNS = (
 SEARCH_WINDOW = 20_000  # newest rows scanned directly before the trigram index is asked
 RARE_ESTIMATE = 2_000  # the planner expects so few matches that the trigram index answers at once
 COUNT_CAP = 10_000  # where no estimate exists (SQLite), counting stops here
-_LIKE_ESCAPE = "/"
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,6 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", _LIKE_ESCAPE + "%")
-    return "%" + escaped.replace("_", _LIKE_ESCAPE + "_") + "%"
-
-
 def search_document():
     """The searched text: description, actor e-mail and resource, as the trigram index has it."""
     return literal_column(SEARCH_EXPRESSION, String)
@@ -78,9 +73,9 @@ def search_conditions(terms: tuple[str, ...], document=None) -> list:
         return []
     if _dialect() == "postgresql":
         document = search_document() if document is None else document
-        return [document.ilike(_like_pattern(t), escape=_LIKE_ESCAPE) for t in terms]
+        return [document.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for t in terms]
     columns = (AuditLog.description, AuditLog.actor_email, AuditLog.resource_repr)
-    return [or_(*(c.ilike(_like_pattern(t), escape=_LIKE_ESCAPE) for c in columns)) for t in terms]
+    return [or_(*(c.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for c in columns)) for t in terms]
 
 
 def criteria(f: AuditFilter, scope: int | None) -> Criteria:

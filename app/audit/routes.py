@@ -3,7 +3,7 @@ an entry's detail, and the streamed exports."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, render_template, request
+from flask import Response, abort, render_template, request
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +14,6 @@ from app.audit.facets import facets
 from app.audit.filters import PAGE_SIZES, parse_filter, parse_page_size
 from app.database import utcnow
 from app.errors import render_error
-from app.pagination import InvalidCursor
 from app.security.access import Permission, institution_scope, requires
 from app.security.actor import actor_from_request
 
@@ -40,12 +39,8 @@ def _list_page(*, fixed: dict | None = None, heading: str | None = None):
     page = estimate = subject = None
     if not errors:
         estimate = queries.estimate_total(f, scope)
-        try:
-            page = queries.page(f, scope, cursor=request.args.get("cursor"),
-                                direction=request.args.get("dir", "next"), size=size, estimate=estimate)
-        except InvalidCursor:
-            flash(_("That page link is not valid here; showing the newest entries."), "warning")
-            page = queries.page(f, scope, size=size, estimate=estimate)
+        page = queries.page(f, scope, cursor=request.args.get("cursor"),
+                            direction=request.args.get("dir", "next"), size=size, estimate=estimate)
     if page and fixed:
         subject = _subject(page.items, fixed)
     return render_template(

@@ -1,14 +1,14 @@
 """Sign-in and password forms. Lengths are checked here; the policy in the service."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from app.inputs import Form
 from app.security.passwords import MAX_LENGTH, MIN_LENGTH
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = StringField(
         _l("E-mail"),
         validators=[DataRequired(_l("Enter your e-mail address.")),
@@ -24,7 +24,7 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """A new password, twice (invitations, resets, and changing one's password)."""
 
     new_password = PasswordField(
@@ -53,7 +53,7 @@ class ChangePasswordForm(SetPasswordForm):
     )
 
 
-class StepUpForm(FlaskForm):
+class StepUpForm(Form):
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Enter your password.")), Length(max=MAX_LENGTH)],
@@ -66,7 +66,7 @@ _CODE_FIELD = {"autocomplete": "one-time-code", "inputmode": "numeric", "autofoc
                "pattern": "[0-9 ]*", "maxlength": 8}
 
 
-class TotpCodeForm(FlaskForm):
+class TotpCodeForm(Form):
     """A six-digit code from the authenticator app."""
 
     code = StringField(
@@ -77,7 +77,7 @@ class TotpCodeForm(FlaskForm):
     )
 
 
-class BackupCodeForm(FlaskForm):
+class BackupCodeForm(Form):
     code = StringField(
         _l("Backup code"),
         validators=[DataRequired(_l("Enter one of your backup codes.")),
@@ -86,7 +86,7 @@ class BackupCodeForm(FlaskForm):
     )
 
 
-class StepUpCodeForm(FlaskForm):
+class StepUpCodeForm(Form):
     """Step-up for an account with a second factor: an app code or a backup code."""
 
     code = StringField(
@@ -97,7 +97,7 @@ class StepUpCodeForm(FlaskForm):
     next = HiddenField()
 
 
-class RegenerateBackupCodesForm(FlaskForm):
+class RegenerateBackupCodesForm(Form):
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Enter your password.")), Length(max=MAX_LENGTH)],
@@ -110,7 +110,7 @@ class RegenerateBackupCodesForm(FlaskForm):
     )
 
 
-class PasskeyNameForm(FlaskForm):
+class PasskeyNameForm(Form):
     name = StringField(
         _l("Name of the passkey"),
         validators=[DataRequired(_l("Give the passkey a name.")), Length(max=100)],
@@ -119,7 +119,7 @@ class PasskeyNameForm(FlaskForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = StringField(
         _l("E-mail"),
         validators=[DataRequired(_l("Enter your e-mail address.")),
@@ -128,5 +128,5 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that changes something: the CSRF token is all it carries."""

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
+from app import inputs
 from app.auth import bp, flow, two_factor
 from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
+from app.database import utcnow
 from app.extensions import db
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
+from app.security.headers import secure_cookies_over_plain_http
+from app.security.limiting import refused_by_throttle
 from app.security.passwords import WeakPassword
 from app.security.stepup import mark_stepped_up
 from app.security.urls import safe_next_url
@@ -37,10 +43,18 @@ def _minutes(seconds: int) -> int:
     return max(1, -(-seconds // 60))
 
 
+def _until(retry_after: int) -> str:
+    """When a throttle lets the next attempt through, in the display time zone."""
+    return format_datetime(utcnow() + timedelta(seconds=retry_after), "short")
+
+
 def _flash_throttled(retry_after: int) -> None:
+    """Say how long a throttle refuses attempts, and put the same wait in the 429's Retry-After."""
+    refused_by_throttle(retry_after)
     minutes = _minutes(retry_after)
-    flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                   "Too many failed attempts. Try again in %(num)d minutes.", minutes), "danger")
+    flash(ngettext("Too many failed attempts. Try again in %(num)d minute (at %(time)s).",
+                   "Too many failed attempts. Try again in %(num)d minutes (at %(time)s).", minutes,
+                   time=_until(retry_after)), "danger")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,9 +69,13 @@ def login():
         try:
             user = auth.check_password_step(actor, form.email.data, form.password.data)
         except auth.SignInThrottled as exc:
+            # The account (or address) is locked out: Retry-After is the lockout's end, not the
+            # per-address request limit's window.
+            refused_by_throttle(exc.retry_after)
             minutes = _minutes(exc.retry_after)
-            flash(ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
-                           "Too many failed sign-ins. Try again in %(num)d minutes.", minutes), "danger")
+            flash(ngettext("Too many failed sign-ins. Try again in %(num)d minute (at %(time)s).",
+                           "Too many failed sign-ins. Try again in %(num)d minutes (at %(time)s).", minutes,
+                           time=_until(exc.retry_after)), "danger")
             status = 429
         except auth.SignInFailed:
             flash(_("The e-mail address or password is not correct."), "danger")
@@ -69,7 +87,7 @@ def login():
         form.password.data = ""
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, needs_https=secure_cookies_over_plain_http()), status
 
 
 def _challenge_page(user: User, totp_form: TotpCodeForm, backup_form: BackupCodeForm, status: int = 200):
@@ -176,7 +194,7 @@ def _step_up_with_code(form: StepUpCodeForm, factors) -> str | None:
     code = form.code.data.strip()
     digits = "".join(code.split())
     try:
-        if factors.has_totp and digits.isdigit() and len(digits) == two_factor.TOTP_DIGITS:
+        if factors.has_totp and inputs.digits(digits) and len(digits) == two_factor.TOTP_DIGITS:
             two_factor.verify_totp(actor, user, digits, purpose="step-up")
             return "authenticator app"
         two_factor.use_backup_code(actor, user, code, purpose="step-up")

@@ -12,11 +12,13 @@ from app.auth import bp, flow, passkeys, policy, two_factor
 from app.auth.forms import ConfirmForm, PasskeyNameForm, RegenerateBackupCodesForm, TotpCodeForm
 from app.security.access import access_rule, signed_in
 from app.security.actor import actor_from_request
+from app.security.limiting import refused_by_throttle
 from app.security.stepup import step_up_required, stepped_up_recently
 from app.security.urls import safe_next_url
 from app.users import account_sessions, impersonation_guard
 
 NEW_CODES_KEY = "new_backup_codes"
+PENDING_TOTP_KEY = "pending_totp"  # the authenticator-app secret on offer (two_factor.PendingSecret)
 
 # What a user who is past the grace period may still open: enrolment and the way out.
 ALLOWED_WHILE_OVERDUE = frozenset({
@@ -78,32 +80,43 @@ def _show_new_codes(codes: list[str] | None, fallback: str):
 @signed_in
 @step_up_required
 def totp_setup():
-    """Enrol an authenticator app: scan the QR code (or type the key), then confirm a code."""
+    """Enrol an authenticator app: scan the QR code (or type the key), then confirm a code.
+
+    The secret on offer waits in the session (encrypted) until a correct code stores it: a GET
+    of this page changes nothing in the database."""
     if two_factor.has_totp(current_user):
         flash(_("An authenticator app is already set up. Remove it first to set up another."), "info")
         return redirect(url_for("auth.security"))
-    credential = two_factor.begin_totp_enrolment(current_user)
+    kept = two_factor.PendingSecret.from_session(session.get(PENDING_TOTP_KEY), current_user)
+    pending = two_factor.begin_totp_enrolment(current_user, kept)
+    if pending is not kept:
+        session[PENDING_TOTP_KEY] = pending.to_session()
     form = TotpCodeForm()
     status = 200
     if form.validate_on_submit():
         try:
-            codes = two_factor.confirm_totp_enrolment(actor_from_request(), current_user, form.code.data)
+            codes = two_factor.confirm_totp_enrolment(actor_from_request(), current_user, kept, form.code.data)
         except two_factor.SecondFactorThrottled as exc:
+            refused_by_throttle(exc.retry_after)
             flash(ngettext("Too many wrong codes. Try again in %(num)d minute.",
                            "Too many wrong codes. Try again in %(num)d minutes.", max(1, exc.retry_after // 60)),
                   "danger")
             status = 429
-        except (two_factor.CodeRejected, two_factor.NotEnrolled):
+        except two_factor.NotEnrolled:
+            form.code.errors.append(_("The key on this page had expired and a new one is shown. Scan the new QR "
+                                      "code (or type the new key), then enter the code the app shows."))
+        except two_factor.CodeRejected:
             form.code.errors.append(_("This code is not correct. Check the time on your phone and try again."))
         else:
+            session.pop(PENDING_TOTP_KEY, None)
             flash(_("Your authenticator app is set up. From now on, sign-in asks for a code from it."), "success")
             return _show_new_codes(codes, url_for("auth.security"))
         form.code.data = ""
     elif request.method == "POST":
         status = 400
-    uri = two_factor.provisioning_uri(credential, current_user)
+    uri = two_factor.provisioning_uri(pending, current_user)
     return render_template("auth/totp_setup.html", form=form, qr_svg=two_factor.qr_code_svg(uri),
-                           secret=two_factor.grouped_secret(credential.secret)), status
+                           secret=two_factor.grouped_secret(pending.secret)), status
 
 
 @bp.post("/account/two-factor/app/remove")
@@ -152,6 +165,7 @@ def backup_codes_regenerate():
         except two_factor.WrongPassword:
             form.password.errors.append(_("This is not your password."))
         except two_factor.SecondFactorThrottled as exc:
+            refused_by_throttle(exc.retry_after)
             flash(ngettext("Too many wrong codes. Try again in %(num)d minute.",
                            "Too many wrong codes. Try again in %(num)d minutes.", max(1, exc.retry_after // 60)),
                   "danger")

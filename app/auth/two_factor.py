@@ -31,7 +31,9 @@ from app.audit.models import AuditAction, AuditResult
 from app.auth.models import BackupCode, PasskeyCredential, TotpCredential
 from app.database import utcnow
 from app.extensions import db
+from app.inputs import digits
 from app.security.actor import Actor
+from app.security.crypto import SecretUnreadable, decrypt, encrypt
 from app.security.passwords import verify_password
 from app.security.ratelimits import SECOND_FACTOR_LOCK, SECOND_FACTOR_SHORT
 from app.security.sessions import end_sessions_for_user
@@ -154,25 +156,48 @@ def summary(user: User) -> SecondFactorSummary:
 
 # -- authenticator app -----------------------------------------------------------
 
-def begin_totp_enrolment(user: User) -> TotpCredential:
-    """A not-yet-confirmed secret for the user to scan (reused while fresh, so a reload
-    does not change the QR code mid-scan). Raises SecondFactorError when already enrolled."""
-    credential = totp_credential(user)
-    now = utcnow()
-    if credential is not None and credential.is_confirmed:
+@dataclass(frozen=True)
+class PendingSecret:
+    """An authenticator-app secret offered for enrolment. Until a correct code confirms it, it
+    lives only in the user's server-side session (encrypted there too): showing the set-up page
+    writes nothing to the database."""
+
+    user_id: int
+    secret: str
+    created_at: float  # epoch seconds
+
+    @property
+    def fresh(self) -> bool:
+        return time.time() - self.created_at < PENDING_SECRET_LIFETIME.total_seconds()
+
+    def to_session(self) -> dict:
+        return {"user_id": self.user_id, "secret": encrypt(self.secret), "created_at": self.created_at}
+
+    @classmethod
+    def from_session(cls, value: object, user: User) -> PendingSecret | None:
+        """The pending secret kept by :meth:`to_session` for ``user``; None when absent, for
+        someone else, unreadable or stale."""
+        if not isinstance(value, dict) or value.get("user_id") != user.id:
+            return None
+        try:
+            pending = cls(user.id, decrypt(str(value["secret"])), float(value["created_at"]))
+        except (KeyError, TypeError, ValueError, SecretUnreadable):
+            return None
+        return pending if pending.fresh else None
+
+
+def begin_totp_enrolment(user: User, pending: PendingSecret | None = None) -> PendingSecret:
+    """The secret for the user to scan: ``pending`` while it is fresh (a reload does not change
+    the QR code mid-scan), else a new one. Writes nothing. Raises SecondFactorError when an
+    authenticator app is already set up."""
+    if has_totp(user):
         raise SecondFactorError("an authenticator app is already set up")
-    if credential is not None and now - credential.created_at < PENDING_SECRET_LIFETIME:
-        return credential
-    if credential is not None:
-        db.session.delete(credential)
-        db.session.flush()
-    credential = TotpCredential(user_id=user.id, secret=pyotp.random_base32(), created_at=now)
-    db.session.add(credential)
-    db.session.flush()
-    return credential
+    if pending is not None and pending.user_id == user.id and pending.fresh:
+        return pending
+    return PendingSecret(user.id, pyotp.random_base32(), time.time())
 
 
-def provisioning_uri(credential: TotpCredential, user: User) -> str:
+def provisioning_uri(credential: TotpCredential | PendingSecret, user: User) -> str:
     return pyotp.TOTP(credential.secret, digits=TOTP_DIGITS, interval=TOTP_STEP).provisioning_uri(
         name=user.email, issuer_name=ISSUER)
 
@@ -192,7 +217,7 @@ def grouped_secret(secret: str) -> str:
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step (within the allowed drift) whose code equals ``code``, else None."""
     code = "".join(code.split())
-    if len(code) != TOTP_DIGITS or not code.isdigit():
+    if len(code) != TOTP_DIGITS or not digits(code):
         return None
     totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP)
     current = int((time.time() if now is None else now) // TOTP_STEP)
@@ -269,22 +294,29 @@ def verify_totp(actor: Actor, user: User, code: str, *, purpose: str, now: float
     _clear_failures(user)
 
 
-def confirm_totp_enrolment(actor: Actor, user: User, code: str, *, now: float | None = None) -> list[str] | None:
-    """Activate the pending authenticator app with a correct code (audited TWO_FACTOR_ENABLE).
+def confirm_totp_enrolment(actor: Actor, user: User, pending: PendingSecret | None, code: str, *,
+                           now: float | None = None) -> list[str] | None:
+    """Store and activate the pending authenticator app with a correct code (audited
+    TWO_FACTOR_ENABLE); the secret is encrypted at rest.
 
     Returns a fresh set of backup codes when the account had none. Raises NotEnrolled
-    (nothing pending), SecondFactorThrottled or CodeRejected.
+    (nothing pending, or an app is already set up), SecondFactorThrottled or CodeRejected.
     """
-    credential = totp_credential(user)
-    if credential is None or credential.is_confirmed:
+    if pending is None or pending.user_id != user.id or has_totp(user):
         raise NotEnrolled("no pending authenticator app")
     _check_throttle(actor, user, "enrolment")
-    step = matching_step(credential.secret, code, now)
+    step = matching_step(pending.secret, code, now)
     if step is None:
         _record_failure(actor, user, "enrolment", "authenticator code", counts_to_lock=False)
         raise CodeRejected("wrong code")
-    credential.confirmed_at = utcnow()
+    credential = totp_credential(user)  # an unconfirmed row left by an earlier version is reused
+    if credential is None:
+        credential = TotpCredential(user_id=user.id)
+        db.session.add(credential)
+    credential.secret = pending.secret
+    credential.created_at = credential.confirmed_at = utcnow()
     credential.last_used_step = step
+    db.session.flush()
     _clear_failures(user)
     audit.log(actor, AuditAction.TWO_FACTOR_ENABLE, resource=user, description="Authenticator app set up",
               changes={"authenticator_app": {"before": False, "after": True}})

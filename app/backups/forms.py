@@ -1,12 +1,13 @@
 """The restore confirmation form."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
+from app.inputs import Form
 
-class RestoreForm(FlaskForm):
+
+class RestoreForm(Form):
     confirmation = StringField(_l("Backup id"), validators=[DataRequired(_l("Type the backup id to confirm."))],
                                render_kw={"autocomplete": "off", "spellcheck": "false"})
 

@@ -16,7 +16,6 @@ from app.backups.jobs import JOB_PREFIX
 from app.backups.restore import restore_plan
 from app.backups.storage import StorageError, get_storage
 from app.jobs import services as jobs
-from app.pagination import InvalidCursor
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import step_up_required
@@ -46,10 +45,7 @@ def _start(job: str, **params):
 @bp.get("/")
 @requires(Permission.MANAGE_BACKUPS)
 def index():
-    try:
-        page = catalogue.catalogue_page(request.args.get("cursor"), request.args.get("dir", "next"))
-    except InvalidCursor:
-        abort(400)
+    page = catalogue.catalogue_page(request.args.get("cursor"), request.args.get("dir", "next"))
     latest = next(iter(jobs.recent(JOB_PREFIX, limit=1)), None)
     if latest is not None and latest.finished and time.time() - (latest.finished_at or 0) > RECENT_JOB_SECONDS:
         latest = None

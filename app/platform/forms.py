@@ -1,14 +1,15 @@
 """Forms of the platform pages. Field lengths are checked here, the rules in the services."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from app.inputs import Form
 
-class VersionedForm(FlaskForm):
+
+class VersionedForm(Form):
     """Carries the version of the row the form was loaded with (stale edits are refused)."""
 
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])
@@ -25,7 +26,7 @@ class ConfirmForm(VersionedForm):
     """A confirmation page's form: only the CSRF token and the version."""
 
 
-class AssignAdminForm(FlaskForm):
+class AssignAdminForm(Form):
     email = StringField(_l("E-mail of the institution admin account"),
                         validators=[DataRequired(_l("Enter an e-mail address.")), Length(max=254)],
                         render_kw={"inputmode": "email", "autocomplete": "off"})
@@ -39,14 +40,14 @@ class CustomerForm(VersionedForm):
     is_active = BooleanField(_l("Active"))
 
 
-class ImportUploadForm(FlaskForm):
+class ImportUploadForm(Form):
     file = FileField(_l("Customer file (.csv or .xlsx)"),
                      validators=[FileRequired(_l("Choose a file to upload."))],
                      render_kw={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument"
                                           ".spreadsheetml.sheet"})
 
 
-class ImportConfirmForm(FlaskForm):
+class ImportConfirmForm(Form):
     sha256 = HiddenField()
 
 
@@ -57,5 +58,5 @@ class DecisionForm(VersionedForm):
     reject = SubmitField(_l("Reject"))
 
 
-class BulkApproveForm(FlaskForm):
+class BulkApproveForm(Form):
     reason = TextAreaField(_l("Reason (optional)"), validators=[Length(max=1000)])

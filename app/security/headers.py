@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_login import current_user
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -28,6 +28,13 @@ STATIC_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+
+
+def secure_cookies_over_plain_http() -> bool:
+    """True when the session cookie is Secure but this request came over plain HTTP (no TLS, and
+    no trusted ``X-Forwarded-Proto: https``): the browser will not send the cookie back, so no
+    form can be submitted and nobody can sign in."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
 
 
 def content_security_policy(browser_dsn: str | None) -> str:

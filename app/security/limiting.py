@@ -157,6 +157,13 @@ def _applicable(table: dict[str, list[RequestLimit]]) -> list[RequestLimit]:
     return [PAGES_PER_USER]
 
 
+def refused_by_throttle(retry_after: int) -> None:
+    """A view refuses this request for a failure throttle (an account locked out after failed
+    sign-ins, too many wrong codes): its 429 says to retry after ``retry_after`` seconds, when
+    the throttle lets the next attempt through, not when a request limit's window ends."""
+    g.throttle_retry_after = max(1, int(retry_after))
+
+
 def _headers(response):
     state: LimitState | None = g.get("ratelimit")
     if state is not None:
@@ -164,8 +171,10 @@ def _headers(response):
         response.headers["X-RateLimit-Remaining"] = str(max(0, state.remaining))
         response.headers["X-RateLimit-Reset"] = str(state.reset_at)
         response.headers["X-RateLimit-Resource"] = state.rule.name
-        if response.status_code == 429:
-            response.headers["Retry-After"] = str(state.retry_after)
+    if response.status_code == 429:
+        retry_after = g.get("throttle_retry_after") or (state.retry_after if state is not None else None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
     return response
 
 

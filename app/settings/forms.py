@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
+from app.inputs import Form, digits
 from app.settings.definitions import Kind, Setting
 from app.settings.services import InvalidSetting
 
 
-class SettingForm(FlaskForm):
+class SettingForm(Form):
     """CSRF and the version the editor saw; the value is read by :func:`submitted_value`."""
 
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])
@@ -33,7 +33,7 @@ def submitted_value(setting: Setting, form: MultiDict):
     raw = form.get("value", "")
     if setting.kind is Kind.DURATION:
         text = raw.strip()
-        if not text.isdigit() or len(text) > 6:
+        if not digits(text, 6):
             raise InvalidSetting(_l("Enter a whole number of minutes."))
         low, high = minutes_bounds(setting)
         if (low is not None and int(text) < low) or (high is not None and int(text) > high):

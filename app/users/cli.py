@@ -66,3 +66,14 @@ def reset_two_factor(email: str, reason: str) -> None:
         ended = two_factor.reset_two_factor(Actor.system("cli"), user, reason)
     click.echo(f"Two-factor sign-in of {user.email} was reset; {ended} session(s) ended. "
                "The account sets up a new second factor at its next sign-in.")
+
+
+@users_cli.command("end-expired-impersonations")
+def end_expired_impersonations() -> None:
+    """Close every impersonation whose time limit passed without anyone stopping it (each one
+    audited, reason "expired"). Run it from cron every few minutes; safe to repeat."""
+    from app.users import impersonation
+
+    with transaction():
+        ended = impersonation.end_expired(Actor.system("cli"))
+    click.echo(f"{ended} expired impersonation(s) ended.")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from app.inputs import Form
 from app.users.models import Role
 
 
@@ -25,7 +25,7 @@ def _optional_int(value):
         return -1  # not a choice: the SelectField reports it
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(Form):
     """The filter bar of the user list (a GET form: no CSRF token)."""
 
     class Meta:
@@ -41,7 +41,7 @@ class UserFilterForm(FlaskForm):
     institution = SelectField(_l("Institution"), validators=[Optional()], coerce=_optional_int)
 
 
-class _AccountFields(FlaskForm):
+class _AccountFields(Form):
     display_name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=120)],
                                render_kw={"autocomplete": "off"})
     role = SelectField(_l("Role"), validators=[DataRequired(_l("Choose a role."))])
@@ -64,13 +64,13 @@ class EditUserForm(_AccountFields):
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
 
 
-class VersionForm(FlaskForm):
+class VersionForm(Form):
     """A button on a record that must not have changed since the page was loaded."""
 
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Give a reason.")), Length(max=500)],
                            description=_l("A ticket number or a short explanation; it is kept in the audit log."),
                            render_kw={"rows": 3})

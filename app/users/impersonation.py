@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
 
 from app.audit import services as audit
 from app.audit.models import AuditAction
@@ -68,21 +69,45 @@ def start(actor: Actor, actor_user: User, target: User, *, reason: str, allow_ch
     return record
 
 
-END_REASONS = ("stopped", "time limit", "signed out", "account unavailable")
+END_REASONS = ("stopped", "expired", "signed out", "account unavailable")
+# How people read an end reason ("time limit" is what expiries were called before "expired").
+END_REASON_LABELS = {"stopped": _l("stopped"), "expired": _l("time limit reached"),
+                     "time limit": _l("time limit reached"), "signed out": _l("signed out"),
+                     "account unavailable": _l("account unavailable")}
 
 
 def end(actor: Actor, record: Impersonation, reason: str) -> bool:
-    """Close an impersonation (audited IMPERSONATION_END); False when it had already ended."""
-    if record.ended_at is not None:
+    """Close an impersonation (audited IMPERSONATION_END); False when it had already ended.
+
+    An expired one ends at its deadline (not when the expiry was noticed). The close is a
+    conditional UPDATE, so a request and the cleanup command never both end (and audit) it.
+    """
+    reason = reason if reason in END_REASONS else "stopped"
+    now = utcnow()
+    ended_at = min(now, record.expires_at) if reason == "expired" else now
+    claimed = db.session.execute(
+        update(Impersonation).where(Impersonation.id == record.id, Impersonation.ended_at.is_(None))
+        .values(ended_at=ended_at, end_reason=reason).execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        db.session.refresh(record, ["ended_at", "end_reason"])
         return False
-    record.ended_at = utcnow()
-    record.end_reason = reason if reason in END_REASONS else "stopped"
+    record.ended_at, record.end_reason = ended_at, reason
     db.session.flush()
     audit.log(actor, AuditAction.IMPERSONATION_END, resource=record.target,
               description=f"{record.impersonator_email} stopped impersonating {record.target.email} "
                           f"({record.end_reason})",
               changes={"impersonation": {"id": record.id, "ended": record.end_reason}})
     return True
+
+
+def end_expired(actor: Actor) -> int:
+    """Close every impersonation whose time ran out while nobody came back to stop it (each
+    audited IMPERSONATION_END, reason "expired"); returns how many. For the scheduled cleanup."""
+    expired = db.session.scalars(
+        select(Impersonation).where(Impersonation.ended_at.is_(None), Impersonation.expires_at <= utcnow())
+        .order_by(Impersonation.id))
+    return sum(end(actor, record, "expired") for record in list(expired))
 
 
 def find(record_id: int) -> Impersonation | None:

@@ -88,7 +88,7 @@ def enforce():
     live = current() if current_user.is_authenticated else None  # loading the user fills g
     if live is None:
         expired = time.time() >= data.get("deadline", 0)
-        target_id = finish("time limit" if expired else "account unavailable")
+        target_id = finish("expired" if expired else "account unavailable")
         if expired:
             flash(_("The impersonation reached its time limit and has ended."), "warning")
         else:

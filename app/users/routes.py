@@ -8,9 +8,11 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from app.auth import policy, two_factor
+from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
+from app.inputs import digits
 from app.mail import public_url
-from app.pagination import InvalidCursor, Keyset
+from app.pagination import Keyset
 from app.security.access import Permission, has_permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import stepped_up_recently
@@ -57,9 +59,9 @@ def _filtered(args):
     query = services.visible_users(current_user)
     text = (args.get("q") or "").strip().lower()[:100]
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(func.lower(User.email).like(pattern, escape="\\"),
-                                func.lower(User.display_name).like(pattern, escape="\\")))
+        pattern = contains_pattern(text)
+        query = query.where(or_(func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
+                                func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE)))
     if args.get("role") in {r.value for r in Role}:
         query = query.where(User.role == args["role"])
     if args.get("active") in ("yes", "no"):
@@ -69,7 +71,7 @@ def _filtered(args):
     elif args.get("two_factor") == "off":
         query = query.where(~two_factor.enabled_clause())
     institution = args.get("institution", "")
-    if institution.isdigit():
+    if digits(institution, 9):
         query = query.where(User.institution_id == int(institution))
     return query
 
@@ -83,12 +85,8 @@ def index():
     filters.role.choices = options([("", _("Any"))] + [(r.value, r.label) for r in Role])
     filters.institution.choices = options([(None, _("Any"))]
                                           + ([] if scoped_to_institution else services.institution_choices()))
-    try:
-        page = USER_ORDER.page(_filtered(request.args), cursor=request.args.get("cursor"),
-                               direction=request.args.get("dir", "next"), size=PAGE_SIZE)
-    except InvalidCursor:
-        flash(_("That page link is no longer valid; showing the first page."), "warning")
-        return redirect(url_for("users.index", **{k: v for k, v in request.args.items() if k not in ("cursor", "dir")}))
+    page = USER_ORDER.page(_filtered(request.args), cursor=request.args.get("cursor"),
+                           direction=request.args.get("dir", "next"), size=PAGE_SIZE)
     enabled = two_factor.enabled_user_ids([u.id for u in page.items])
     return render_template("users/index.html", page=page, filters=filters, enabled=enabled,
                            scoped_to_institution=scoped_to_institution)
@@ -105,6 +103,7 @@ def detail(user_id: int):
         sessions=account_sessions.list_sessions(user, session.key) if security else None,
         invitation=invitations.open_token(user, TokenPurpose.INVITATION),
         entries=services.recent_audit_entries(user), support_visits=impersonation.history_for(user, limit=10),
+        end_reasons=impersonation.END_REASON_LABELS,
         can_manage=services.can_manage(current_user, user), security=security,
         can_impersonate=(has_permission(current_user, Permission.IMPERSONATE)
                          and impersonation.can_impersonate(current_user, user)),

@@ -92,3 +92,78 @@ def test_gunicorn_refuses_an_unsafe_configuration_in_one_line(pg_url, redis_url,
         output, _ = process.communicate(timeout=30)
     assert process.returncode != 0
     assert "Configuration error: SECRET_KEY is weak: use at least 32 random characters" in output
+
+
+def control_stats(path: Path, process: subprocess.Popen, timeout: float = 30.0) -> dict:
+    """``show stats`` through an instance's control socket (it opens shortly after the master starts)."""
+    from gunicorn.ctl.client import ControlClient, ControlClientError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gunicorn exited:\n" + process.stdout.read()
+        if path.exists():
+            try:
+                with ControlClient(str(path), timeout=5) as client:
+                    return client.send_command("show stats")
+            except (ControlClientError, OSError):
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"no control socket answered at {path}")
+
+
+def test_two_instances_on_one_host_have_a_control_socket_each(pg_url, redis_url, tmp_path):
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    ports = [free_port(), free_port()]
+    processes = []
+    try:
+        for n, port in enumerate(ports):
+            env = {**production_env(pg_url, redis_url, tmp_path / f"i{n}", port), "WEB_CONCURRENCY": "1",
+                   "XDG_RUNTIME_DIR": str(runtime)}
+            processes.append(gunicorn(env))
+        for port, process in zip(ports, processes, strict=True):
+            assert wait_for(f"http://127.0.0.1:{port}/healthz", process)[0] == 200
+        sockets = [runtime / "saintara-gunicorn" / f"127.0.0.1_{port}.ctl" for port in ports]
+        for path, process in zip(sockets, processes, strict=True):
+            assert control_stats(path, process)["pid"] == process.pid  # each socket reaches its own master
+        assert not (runtime / "gunicorn.ctl").exists()  # gunicorn's shared default is not used
+
+        processes[0].terminate()
+        processes[0].wait(timeout=30)
+        assert not sockets[0].exists()
+        assert control_stats(sockets[1], processes[1])["pid"] == processes[1].pid  # the other keeps its own
+        assert fetch(f"http://127.0.0.1:{ports[1]}/healthz")[0] == 200
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()
+
+
+def test_the_control_socket_can_be_named_or_switched_off(pg_url, redis_url, tmp_path):
+    named = tmp_path / "portal.ctl"
+    port = free_port()
+    env = {**production_env(pg_url, redis_url, tmp_path, port), "WEB_CONCURRENCY": "1",
+           "XDG_RUNTIME_DIR": str(tmp_path), "GUNICORN_CONTROL_SOCKET": str(named)}
+    process = gunicorn(env)
+    try:
+        assert control_stats(named, process)["pid"] == process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+
+    env = {**env, "GUNICORN_CONTROL_SOCKET": "off", "LOG_LEVEL": "debug", "BIND": f"127.0.0.1:{free_port()}"}
+    process = gunicorn(env)
+    try:
+        seen = ""
+        for line in process.stdout:  # the master says so right after starting its workers
+            seen += line
+            if "Control socket disabled" in line:
+                break
+        assert "Control socket disabled" in seen, seen[-3000:]
+        assert not list(tmp_path.rglob("*.ctl"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()

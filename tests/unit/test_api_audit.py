@@ -41,9 +41,9 @@ def test_a_collector_pulls_everything_once_in_chain_order(db, make_user, write_a
         assert later["prev_hash"] == earlier["hash"]  # the chain, as the collector sees it
     idle = pull(reader, after=rest["next_cursor"])
     assert idle["data"] == [] and idle["next_cursor"] == rest["next_cursor"]
-    write_audit("USER_DELETE")
+    write_audit("USER_DEACTIVATE")
     fresh = pull(reader, after=rest["next_cursor"])
-    assert [e["action"] for e in fresh["data"]] == ["USER_DELETE"]
+    assert [e["action"] for e in fresh["data"]] == ["USER_DEACTIVATE"]
 
 
 def test_filters_and_scope_follow_the_portal(db, make_user, make_institution, write_audit, pull):

@@ -108,10 +108,12 @@ def test_the_pager_walks_older_and_newer_without_gaps(db, write_audit, admin_cli
     assert "size=25" in older
 
 
-def test_a_foreign_cursor_shows_the_newest_page_with_a_message(history, admin_client):
-    response = admin_client.get("/audit?cursor=not-a-cursor")
-    assert listed(response)[0] == max(listed(admin_client.get("/audit")), key=lambda i: i) or True
-    assert "not valid here" in response.get_data(as_text=True)
+def test_a_foreign_cursor_is_refused_with_a_way_to_the_first_page(history, admin_client):
+    response = admin_client.get("/audit?cursor=not-a-cursor&result=success")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "This page link was not made for this list" in html
+    assert 'href="/audit?result=success"' in html
 
 
 def test_bad_filters_are_named_and_nothing_is_listed(history, admin_client):

@@ -40,7 +40,7 @@ def test_counts_charts_and_security_cards_for_a_superadmin(db, make_user, make_t
     for name in status.CARDS:
         assert f'data-testid="status-{name}"' in page
     assert page.count("Not available") == 0  # every card's feature is installed
-    assert "No backup has passed verification yet." in page  # the backups feature's card (issue 5)
+    assert "No backup has passed verification yet." in page  # the backups feature's card
 
 
 def test_institution_admin_sees_only_their_institution_and_no_security_cards(db, make_user, make_transaction,

@@ -46,18 +46,20 @@ def test_a_bad_line_is_shown_and_nothing_is_imported(db, make_user, staff, two_i
         b"Short,short@contoh.co.id\n"
         b"Ponsel,ponsel@contoh.co.id,call me,BANK02\n"
         b",kosong@contoh.co.id,,BANK02\n"
+        b"Esc\x1bape,esc@contoh.co.id,,BANK02\n"
     )
     response = upload(forms, content)
     assert response.status_code == 302
     staged = db.session.scalars(select(CustomerImport)).one()
     assert staged.file_sha256 == hashlib.sha256(content).hexdigest()
-    assert (staged.row_count, staged.error_count) == (8, 7)
+    assert (staged.row_count, staged.error_count) == (9, 8)
     page = forms.client.get(response.headers["Location"]).get_data(as_text=True)
     for line, message in [(3, "This is not a valid e-mail address."), (4, "Unknown institution code."),
                           (5, "Duplicate: line 2 has the same e-mail for this institution."),
                           (6, "A customer with this e-mail already exists in this institution."),
                           (7, "This line has 2 values but the header has 4 columns."),
-                          (8, "Enter a phone number"), (9, "Enter a name of 1 to 200 characters.")]:
+                          (8, "Enter a phone number"), (9, "Enter a name of 1 to 200 characters."),
+                          (10, "Remove the control characters")]:
         assert f"<tr><td>{line}</td>" in page and message in page, (line, message)
     assert "Nothing can be imported while the file has problems." in page
     assert "Import 1 customer" not in page and "customer_import_confirm" not in page
@@ -292,3 +294,10 @@ def test_email_check_agrees_on_random_addresses():
         if rng.random() < 0.5:
             email = email.replace("@", "") + "@" + rng.choice(["contoh.co.id", "a.b", "x-y.com", "c.test", "d.io"])
         assert customer_validation.normalised_email(email) == reference(email), email
+
+
+def test_a_file_name_with_a_nul_byte_is_refused(db, make_user, staff):
+    forms = staff(make_user(Role.ADMIN))
+    response = upload(forms, b"full_name,email\n", filename="a\x00.csv")
+    assert response.status_code == 400 and "Remove the control characters" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(CustomerImport)) == 0

@@ -102,3 +102,39 @@ def test_oversized_request_is_refused(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
     response = client.post("/login", data={"email": "x" * 5000})
     assert response.status_code == 413
+
+
+NEEDS_HTTPS = "This portal needs HTTPS (or X-Forwarded-Proto from your proxy)."
+
+
+def test_plain_http_with_secure_cookies_says_https_is_needed(app_config, db, make_user):
+    """Production (Secure cookies) reached over plain HTTP: the browser never sends the session
+    cookie back, so the sign-in page and the refused form say so instead of "the form had expired"."""
+    from app import create_app
+
+    production_like = create_app({**app_config, "SESSION_COOKIE_SECURE": True, "TRUSTED_PROXY_COUNT": 1})
+    user = make_user(Role.ADMIN)
+    plain = production_like.test_client()
+    page = plain.get("/login").get_data(as_text=True)
+    assert NEEDS_HTTPS in page and 'data-testid="needs-https"' in page
+
+    refused = plain.post("/login", data={"email": user.email, "password": "correct horse battery staple"})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and NEEDS_HTTPS in body and "had expired" not in body
+    json_refusal = plain.post("/login", data={}, headers={"Accept": "application/json"})
+    assert json_refusal.get_json()["error"]["code"] == "https_required"
+
+    proxied = production_like.test_client()
+    for headers, base in (({"X-Forwarded-Proto": "https"}, "http://localhost"), ({}, "https://localhost")):
+        page = proxied.get("/login", headers=headers, base_url=base).get_data(as_text=True)
+        assert NEEDS_HTTPS not in page  # behind a proxy that says https, or on https itself
+
+    indonesian = plain.get("/login", headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert 'data-testid="needs-https"' in indonesian and NEEDS_HTTPS not in indonesian  # translated
+
+
+def test_plain_http_without_secure_cookies_keeps_the_usual_csrf_message(client, db):
+    page = client.get("/login").get_data(as_text=True)
+    assert NEEDS_HTTPS not in page  # development: cookies are not Secure, plain HTTP works
+    refused = client.post("/login", data={"email": "someone@example.com", "password": "x"})
+    assert "This form had expired" in refused.get_data(as_text=True)

@@ -116,7 +116,11 @@ def test_the_time_limit_ends_it(db, client, forms, make_user, login_as, monkeypa
     monkeypatch.undo()
     assert "reached its time limit" in client.get(f"/users/{customer.id}").get_data(as_text=True)
     [ended] = entries(db, "IMPERSONATION_END")
-    assert "(time limit)" in ended.description
+    assert "(expired)" in ended.description and ended.actor_id == support.id
+    record = db.session.scalars(select(Impersonation)).one()
+    assert record.end_reason == "expired" and record.ended_at is not None
+    assert record.ended_at <= record.expires_at  # at its deadline at the latest (the test moved only the guard's clock)
+    assert "time limit reached" in client.get(f"/users/{customer.id}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.SUPERADMIN])
@@ -191,3 +195,50 @@ def test_an_abandoned_impersonation_shows_as_over_and_deactivation_closes_open_o
     services.deactivate_user(Actor.for_user(boss), boss, support, expected_version=support.version)
     db.session.refresh(record)
     assert record.end_reason == "account unavailable" and record.ended_at is not None
+
+
+def test_abandoned_impersonations_are_closed_by_the_cleanup_command(db, app, runner, make_user):
+    """Nobody came back to stop it: the scheduled command sets ended_at (at the deadline), audits
+    each end with the reason "expired" once, and leaves live ones alone."""
+    from datetime import timedelta
+
+    support = make_user(Role.ADMIN)
+    customer, other = make_user(Role.CUSTOMER), make_user(Role.CUSTOMER)
+    actor = Actor.for_user(support)
+    abandoned = impersonation.start(actor, support, customer, reason="Ticket 9", allow_changes=False,
+                                    limit_seconds=60, already_impersonating=False)
+    live = impersonation.start(actor, support, other, reason="Ticket 10", allow_changes=False, limit_seconds=600,
+                               already_impersonating=False)
+    abandoned.expires_at -= timedelta(minutes=5)
+    db.session.commit()
+    deadline = abandoned.expires_at
+
+    result = runner.invoke(args=["users", "end-expired-impersonations"])
+    assert result.exit_code == 0 and "1 expired impersonation(s) ended." in result.output
+    db.session.expire_all()
+    assert (abandoned.ended_at, abandoned.end_reason) == (deadline, "expired")
+    assert live.ended_at is None and live.end_reason is None
+    [ended] = entries(db, "IMPERSONATION_END")
+    assert "(expired)" in ended.description and ended.resource_id == str(customer.id)
+    assert ended.changes["impersonation"] == {"id": abandoned.id, "ended": "expired"}
+
+    again = runner.invoke(args=["users", "end-expired-impersonations"])
+    assert "0 expired impersonation(s) ended." in again.output and len(entries(db, "IMPERSONATION_END")) == 1
+    assert impersonation.end(actor, abandoned, "stopped") is False  # already closed: not ended twice
+
+
+def test_an_expired_impersonation_shows_as_ended_on_both_pages(db, app, runner, make_user, client_for):
+    from datetime import timedelta
+
+    boss = make_user(Role.SUPERADMIN)
+    support = make_user(Role.ADMIN)
+    customer = make_user(Role.CUSTOMER)
+    record = impersonation.start(Actor.for_user(support), support, customer, reason="Ticket 11",
+                                 allow_changes=False, limit_seconds=60, already_impersonating=False)
+    record.expires_at -= timedelta(minutes=5)
+    db.session.commit()
+    runner.invoke(args=["users", "end-expired-impersonations"])
+    detail = client_for(boss).get(f"/users/{customer.id}").get_data(as_text=True)
+    assert "Ticket 11" in detail and "time limit reached" in detail and "still going on" not in detail
+    account = client_for(customer).get("/account").get_data(as_text=True)
+    assert "Ticket 11" in account and "still going on" not in account

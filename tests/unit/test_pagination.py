@@ -1,5 +1,7 @@
 """Keyset pagination in both directions, on one column and on two."""
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -55,12 +57,47 @@ def test_empty_result(db):
     assert page.items == [] and page.prev is None and page.next is None
 
 
-@pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", encode_cursor([1, 2]), encode_cursor([{"x": 1}])])
-def test_foreign_cursors_are_refused(db, cursor):
+def _unsigned(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: "%%%",
+    lambda: "bm90IGpzb24",
+    lambda: _unsigned([1]),  # the old unsigned form: no longer accepted
+    lambda: encode_cursor([1]) + "x",  # tampered signature
+    lambda: encode_cursor([1, 2]),  # another list's width
+    lambda: encode_cursor([{"x": 1}]),
+    lambda: encode_cursor(["abc"]),  # signed, but not a whole number for an id column
+    lambda: encode_cursor([True]),
+    lambda: encode_cursor([1.5]),
+    lambda: encode_cursor([10**30]),
+    lambda: encode_cursor([[1]]),
+    lambda: "A" * 5000,
+])
+def test_foreign_cursors_are_refused(db, make):
     with pytest.raises(InvalidCursor):
-        Keyset((Institution.id,)).page(select(Institution), cursor=cursor)
+        Keyset((Institution.id,)).page(select(Institution), cursor=make())
 
 
-def test_cursor_round_trip():
+def test_a_cursor_signed_with_another_key_is_refused(app, db):
+    cursor = encode_cursor([1])
+    original = app.secret_key
+    app.secret_key = "another secret key of at least thirty-two characters"
+    try:
+        with pytest.raises(InvalidCursor):
+            decode_cursor(cursor, (Institution.id,))
+    finally:
+        app.secret_key = original
+
+
+def test_cursor_round_trip(db):
     now = utcnow()
-    assert decode_cursor(encode_cursor([now, 5]), 2) == [now, 5]
+    assert decode_cursor(encode_cursor([now, 5]), (Institution.created_at, Institution.id)) == [now, 5]
+
+
+def test_cursor_types_follow_the_columns(db):
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor([5, utcnow()]), (Institution.created_at, Institution.id))
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor([{"dt": "not a time"}, 5]), (Institution.created_at, Institution.id))

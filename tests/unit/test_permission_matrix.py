@@ -43,7 +43,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "health.healthz": ALL_OK,
     "health.readyz": ALL_OK,
     "i18n.switch_language": ALL_OK,
-    # identity and access (issue 4)
+    # identity and access
     "auth.two_factor_challenge": {**ALL_OK, "anonymous": LOGIN},  # no pending sign-in: back to the password
     "auth.two_factor_verify": ALL_OK,
     "auth.two_factor_backup": ALL_OK,
@@ -81,7 +81,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "users.unlock_two_factor": SUPER,
     "users.impersonate": SUPPORT,  # step-up first
     "users.stop_impersonation": SIGNED_IN,
-    # operations console (issue 6)
+    # operations console
     "platform.institutions": STAFF,
     "platform.institution_detail": STAFF_ROW,
     "platform.institution_create": MANAGERS,
@@ -117,7 +117,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "audit.resource_history": STAFF,
     "audit.actor_history": STAFF,
     "audit.export_entries": STAFF,
-    # backups (issue 5): superadmins only; download and restore first ask for step-up (a redirect, "ok")
+    # backups: superadmins only; download and restore first ask for step-up (a redirect, "ok")
     "backups.index": SUPERADMIN_ONLY,
     "backups.create": SUPERADMIN_ONLY,
     "backups.verify": SUPERADMIN_ONLY,
@@ -125,7 +125,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "backups.download": SUPERADMIN_ONLY,
     "backups.restore": SUPERADMIN_ONLY,
     "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
-    # platform services (issue 7): the API answers 401 to every session, whatever its role
+    # the JSON API: the API answers 401 to every session, whatever its role
     "metrics.scrape": BEARER,
     "api.openapi_document": ALL_OK,
     "api.me": BEARER,
@@ -149,6 +149,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "developer.create_user_token": SUPERADMIN_ONLY,
     "developer.revoke_user_token": SUPERADMIN_ONLY,
     "developer.rate_limits": SIGNED_IN,
+    # jump box: every signed-in role, each within its own scope (tests/unit/test_jump.py)
+    "search.jump": SIGNED_IN,
+    "search.jump_json": SIGNED_IN,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,

@@ -125,6 +125,25 @@ def test_account_throttle_after_ten_failures_says_when_to_retry(db, make_user, f
     assert "LOGIN_THROTTLED" in audit_actions(db)  # kept although the request rolled back
 
 
+def test_a_locked_out_account_gets_the_lockouts_retry_after_not_the_request_windows(db, make_user, forms):
+    from app.security.ratelimits import SIGN_IN_ACCOUNT_SHORT, SIGN_IN_POSTS
+
+    lockout = SIGN_IN_ACCOUNT_SHORT.item.get_expiry()  # the declared lockout (15 minutes)
+    window = SIGN_IN_POSTS.item().get_expiry()  # the per-address request limit's window (1 minute)
+    user = make_user(Role.ADMIN)
+    failures = SIGN_IN_ACCOUNT_SHORT.item.amount
+    for _ in range(failures):
+        forms.post("/login", {"email": user.email, "password": "wrong password here"})
+    throttled = forms.post("/login", {"email": user.email, "password": DEFAULT_PASSWORD})
+    assert throttled.status_code == 429
+    retry_after = int(throttled.headers["Retry-After"])
+    assert window < lockout - 60 < retry_after <= lockout  # the lockout's end (this test takes seconds)
+    assert throttled.headers["X-RateLimit-Resource"] == "sign-in-per-ip"  # the request limit still reports
+    page = throttled.get_data(as_text=True)
+    minutes = -(-retry_after // 60)
+    assert f"Try again in {minutes} minutes (at " in page
+
+
 def test_unknown_accounts_are_throttled_exactly_like_known_ones(forms):
     for _ in range(10):
         forms.post("/login", {"email": "ghost@example.com", "password": "wrong password here"})

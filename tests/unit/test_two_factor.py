@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -38,7 +40,7 @@ def stepped_up(client, forms, password=DEFAULT_PASSWORD):
     forms.post("/step-up", {"password": password, "next": "/account/security"}, page="/step-up")
 
 
-def test_enrolment_shows_an_inline_qr_code_and_activates_only_after_a_correct_code(db, client, forms, make_user,
+def test_enrolment_shows_an_inline_qr_code_and_activates_only_after_a_correct_code(app, db, client, forms, make_user,
                                                                                   login_as, outbox):
     user = make_user(Role.ADMIN)
     login_as(user)
@@ -54,8 +56,9 @@ def test_enrolment_shows_an_inline_qr_code_and_activates_only_after_a_correct_co
     assert client.get("/account/two-factor/app").status_code == 200
     assert secret_on_page(client.get("/account/two-factor/app").get_data(as_text=True)) == secret  # stable while fresh
 
-    stored = db.session.execute(text("SELECT secret FROM totp_credentials")).scalar_one()
-    assert secret not in stored and stored.startswith("gAAAA")  # Fernet token: encrypted at rest
+    assert db.session.execute(text("SELECT count(*) FROM totp_credentials")).scalar_one() == 0  # GETs store nothing
+    kept = json.dumps([record for _expiry, record in app.session_interface.store._records.values()])
+    assert "pending_totp" in kept and secret not in kept  # the secret on offer waits in the session, encrypted
     assert not two_factor.has_totp(user)
 
     wrong = forms.post("/account/two-factor/app", {"code": "000000"}, page="/account/two-factor/app")
@@ -68,6 +71,8 @@ def test_enrolment_shows_an_inline_qr_code_and_activates_only_after_a_correct_co
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", codes_page)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert client.get("/account/two-factor/backup-codes/new").headers["Location"] == "/account/security"  # once
+    stored = db.session.execute(text("SELECT secret FROM totp_credentials")).scalar_one()
+    assert secret not in stored and stored.startswith("gAAAA")  # Fernet token: encrypted at rest
     stored_hashes = db.session.scalars(select(BackupCode.code_hash)).all()
     assert len(stored_hashes) == 10 and all(h.startswith("$argon2id$") for h in stored_hashes)
     assert not any(code.replace("-", "") in h for code in codes for h in stored_hashes)
@@ -132,6 +137,7 @@ def test_wrong_codes_are_throttled_per_account(db, forms, make_user):
         assert forms.post("/login/two-factor", {"code": "000000"}, page="/login/two-factor").status_code == 200
     throttled = forms.post("/login/two-factor", {"code": totp_code(user)}, page="/login/two-factor")
     assert throttled.status_code == 429 and "Try again in 5 minutes" in throttled.get_data(as_text=True)
+    assert 240 < int(throttled.headers["Retry-After"]) <= 300  # the five-minute pause, not the 1-minute window
     assert actions(db, "failure").count("TWO_FACTOR_FAILURE") == 6
 
 
@@ -258,14 +264,34 @@ def test_pending_sign_in_expires(db, client, forms, make_user, monkeypatch):
     assert response.headers["Location"] == "/login"
 
 
-def test_a_pending_secret_is_replaced_when_stale(db, make_user, monkeypatch):
-    user = make_user(Role.ADMIN)
+def test_a_pending_secret_is_replaced_when_stale(db, app, make_user, monkeypatch):
+    user, other = make_user(Role.ADMIN), make_user(Role.ADMIN)
     first = two_factor.begin_totp_enrolment(user)
-    first.created_at = first.created_at - two_factor.PENDING_SECRET_LIFETIME
-    db.session.flush()
-    second = two_factor.begin_totp_enrolment(user)
-    assert second.secret != first.secret or second.id != first.id
-    assert db.session.scalar(select(TotpCredential.id).where(TotpCredential.user_id == user.id)) == second.id
+    assert two_factor.begin_totp_enrolment(user, first) is first  # fresh: kept, so the QR code stays
+    kept = first.to_session()
+    assert first.secret not in json.dumps(kept)
+    assert two_factor.PendingSecret.from_session(kept, user) == first
+    assert two_factor.PendingSecret.from_session(kept, other) is None  # another account's offer is not taken
+    assert two_factor.PendingSecret.from_session({**kept, "secret": "forged"}, user) is None
+    monkeypatch.setattr(two_factor, "PENDING_SECRET_LIFETIME", timedelta(0))  # every offer is now stale
+    assert two_factor.PendingSecret.from_session(kept, user) is None
+    second = two_factor.begin_totp_enrolment(user, first)
+    assert second.secret != first.secret
+    assert db.session.scalar(select(TotpCredential.id).where(TotpCredential.user_id == user.id)) is None
+
+
+def test_an_expired_offer_is_not_confirmed_and_a_new_key_is_shown(app, db, client, forms, make_user, login_as,
+                                                                 monkeypatch):
+    user = make_user(Role.ADMIN)
+    login_as(user)
+    stepped_up(client, forms)
+    first = secret_on_page(client.get("/account/two-factor/app").get_data(as_text=True))
+    token = forms.token("/account/two-factor/app")
+    monkeypatch.setattr(two_factor, "PENDING_SECRET_LIFETIME", timedelta(0))  # the offer went stale meanwhile
+    refused = client.post("/account/two-factor/app", data={"csrf_token": token, "code": pyotp.TOTP(first).now()})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "had expired and a new one is shown" in page
+    assert secret_on_page(page) != first and not two_factor.has_totp(user)
 
 
 def test_superadmin_unlock_and_reset(db, make_user, app):

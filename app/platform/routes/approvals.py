@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from app.extensions import db
+from app.inputs import digits
 from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, ListDefinition, SortOption
 from app.platform import bp
 from app.platform.forms import BulkApproveForm, DecisionForm
@@ -72,7 +73,7 @@ def approval_decide(approval_id: int):
 
 
 def _selected(values: list[str]) -> list[Approval]:
-    ids = sorted({int(v) for v in values if v.isdigit() and len(v) < 10})[: service.MAX_BULK + 1]
+    ids = sorted({int(v) for v in values if digits(v, 9)})[: service.MAX_BULK + 1]
     rows = queues.approvals_by_id(ids)
     for row in rows:
         visible(row)
@@ -96,7 +97,7 @@ def approvals_bulk_approve():
     versions = {}
     for raw in request.form.getlist("item"):
         approval_id, _sep, version = raw.partition(":")
-        if approval_id.isdigit() and version.isdigit() and len(approval_id) < 10 and len(version) < 10:
+        if digits(approval_id, 9) and digits(version, 9):
             versions[int(approval_id)] = int(version)
     if not form.validate_on_submit():
         flash(_("The form could not be read; nothing was approved."), "danger")

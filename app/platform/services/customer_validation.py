@@ -19,6 +19,7 @@ from sqlalchemy import String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.extensions import db
+from app.inputs import has_control_characters
 from app.platform.models import Customer, Institution
 from app.platform.services.customer_file import FileUnreadable
 
@@ -171,6 +172,9 @@ def _check_rows(lines, width: int, positions: dict[str, int], institutions: Inst
         name = " ".join(cells[i_name].split())
         if not name or len(name) > 200:
             add(LineError(line, "full_name", _l("Enter a name of 1 to 200 characters."), name[:60]))
+        elif has_control_characters(name):
+            add(LineError(line, "full_name", _l("Remove the control characters (such as line breaks or NUL bytes)."),
+                          name[:60].encode("unicode_escape").decode()))
         raw_email = cells[i_email]
         email = normalised_email(raw_email)
         if email is None:

@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, or_, select
 
 from app.audit import services as audit
 from app.audit.models import AuditAction
+from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.platform.models import Customer, Transaction
 from app.platform.services import PlatformError, check_version, scope_of
@@ -32,9 +33,10 @@ def search(actor: Actor, values: dict) -> Select:
     if scope is not None:
         query = query.where(Customer.institution_id == scope)
     if values.get("q"):
-        pattern = f"%{values['q'].lower()}%"
-        query = query.where(or_(func.lower(Customer.full_name).like(pattern), Customer.email.like(pattern),
-                                Customer.phone.like(pattern)))
+        pattern = contains_pattern(values["q"].lower())
+        query = query.where(or_(func.lower(Customer.full_name).like(pattern, escape=LIKE_ESCAPE),
+                                Customer.email.like(pattern, escape=LIKE_ESCAPE),
+                                Customer.phone.like(pattern, escape=LIKE_ESCAPE)))
     if values.get("institution") is not None:
         query = query.where(Customer.institution_id == values["institution"])
     if values.get("active"):

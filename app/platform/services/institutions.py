@@ -13,7 +13,7 @@ from app.api.cache import clear_api_reads
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.dashboard.cache import clear_dashboard_cache
-from app.database import after_commit
+from app.database import LIKE_ESCAPE, after_commit, contains_pattern
 from app.extensions import db
 from app.platform.models import Approval, Customer, DecisionStatus, Institution, Transaction
 from app.platform.services import PlatformError, check_version, facets, scope_of
@@ -45,8 +45,9 @@ def search(actor: Actor, values: dict) -> Select:
     if scope is not None:
         query = query.where(Institution.id == scope)
     if values.get("q"):
-        pattern = f"%{values['q'].lower()}%"
-        query = query.where(or_(func.lower(Institution.name).like(pattern), func.lower(Institution.code).like(pattern)))
+        pattern = contains_pattern(values["q"].lower())
+        query = query.where(or_(func.lower(Institution.name).like(pattern, escape=LIKE_ESCAPE),
+                                func.lower(Institution.code).like(pattern, escape=LIKE_ESCAPE)))
     if values.get("active"):
         query = query.where(Institution.is_active.is_(values["active"] == "yes"))
     return query
