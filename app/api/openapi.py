@@ -22,6 +22,11 @@ STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
 # Text may hold tabs and line breaks, never other control characters.
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
 SEARCH = {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS}
+# A rejection's reason: at least 3 characters once the spaces around it are trimmed (str.strip's
+# whitespace, spelled out: JavaScript's \s differs), and no control characters.
+_SPACE = "\\t\\n\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_NOT_SPACE = "[^\\x00-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+REASON_PATTERN = f"^[{_SPACE}]*{_NOT_SPACE}[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]+{_NOT_SPACE}[{_SPACE}]*$"
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:
@@ -69,8 +74,8 @@ SCHEMAS = {
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
                              "description": "The version you saw; a newer one refuses the decision (409)."}}},
     "Rejection": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": {
-        "reason": {"type": "string", "minLength": 3, "maxLength": 1000, "pattern": NO_CONTROL_CHARACTERS,
-                   "description": "Why (at least 3 characters besides spaces)."},
+        "reason": {"type": "string", "minLength": 3, "maxLength": 1000, "pattern": REASON_PATTERN,
+                   "description": "Why (at least 3 characters besides the spaces around them)."},
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
                              "description": "The version you saw; a newer one refuses the decision (409)."}}},
 }
