@@ -213,6 +213,9 @@
   });
 
   dialog.addEventListener("hidden.bs.modal", () => {
+    if (dialog.classList.contains("show")) {
+      return; // opened again while the backdrop was still fading: this close is over, keep the new opener
+    }
     window.clearTimeout(timer);
     if (controller) {
       controller.abort();

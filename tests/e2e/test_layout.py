@@ -29,7 +29,7 @@ LIST_PAGES = {
 
 def sign_in(page: Page) -> None:
     page.goto("/login")
-    page.get_by_label("E-mail").fill(SUPERADMIN_EMAIL)
+    page.get_by_label("E-mail", exact=True).fill(SUPERADMIN_EMAIL)
     page.get_by_label("Password").fill(SUPERADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/dashboard$"))

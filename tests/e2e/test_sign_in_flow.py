@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 def sign_in(page: Page, email: str, password: str) -> None:
     page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
@@ -50,7 +50,7 @@ def test_wrong_password_shows_the_generic_message(page: Page):
 
 def test_keyboard_only_sign_in_and_skip_link(page: Page):
     page.goto("/login")
-    expect(page.get_by_label("E-mail")).to_be_focused()  # the sign-in page starts in its first field
+    expect(page.get_by_label("E-mail", exact=True)).to_be_focused()  # the sign-in page starts in its first field
     page.keyboard.type(SUPERADMIN_EMAIL)
     page.keyboard.press("Tab")
     page.keyboard.type(SUPERADMIN_PASSWORD)

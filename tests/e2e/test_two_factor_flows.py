@@ -109,7 +109,7 @@ def test_register_a_passkey_and_sign_in_with_it(page: Page, live_server, make_li
     site = f"http://localhost:{urlsplit(live_server).port}"
     user = make_live_user("admin")
     page.goto(site + "/login")
-    page.get_by_label("E-mail").fill(user["email"])
+    page.get_by_label("E-mail", exact=True).fill(user["email"])
     page.get_by_label("Password").fill(user["password"])
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/account/two-factor/required"))
@@ -127,7 +127,7 @@ def test_register_a_passkey_and_sign_in_with_it(page: Page, live_server, make_li
     assert len(credentials) == 1 and credentials[0]["rpId"] == "localhost"
 
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("E-mail").fill(user["email"])
+    page.get_by_label("E-mail", exact=True).fill(user["email"])
     page.get_by_label("Password").fill(user["password"])
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/login/two-factor$"))
