@@ -1,5 +1,10 @@
 """The JSON API (/api/v1) with personal API tokens, its OpenAPI document, and the
-portal pages around it: API tokens and rate limits."""
+portal pages around it: API tokens and rate limits.
+
+Services: app.api.tokens (tokens: create, list, revoke, check) and app.api.cache (cached
+reads and their invalidation). Endpoints: reads, decisions, audit_logs (token auth in
+app.api.auth, parameters in app.api.params); portal pages: app.api.pages.
+"""
 
 from flask import Blueprint, jsonify
 

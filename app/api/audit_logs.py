@@ -16,7 +16,6 @@ import re
 
 from flask import g, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from app.api import bp
@@ -102,7 +101,7 @@ def audit_log_list():
     limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not digits(limit, 10) or not 1 <= int(limit) <= MAX_LIMIT:
         raise invalid("limit", _("Use a whole number from %(low)s to %(high)s.", low=1, high=MAX_LIMIT))
-    f, scope = _filter(), institution_scope(current_user)
+    f, scope = _filter(), institution_scope(actor_from_request())
     conditions = criteria(f, scope).where()
     rows = list(db.session.scalars(select(AuditLog).where(AuditLog.id > after, *conditions)
                                    .order_by(AuditLog.id).limit(int(limit) + 1)))

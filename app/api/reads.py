@@ -22,10 +22,10 @@ from app.extensions import db
 from app.pagination import Keyset
 from app.platform.labels import STATUS_CHOICES
 from app.platform.models import Approval, Institution, Transaction
-from app.platform.services import institutions, queues, scope_of
-from app.security.access import Permission, api_token
+from app.platform.services import institutions, queues
+from app.security.access import Permission, api_token, institution_scope
 from app.security.actor import actor_from_request
-from app.users import services as users
+from app.users import administration
 from app.users.models import Role, User
 
 MAX_ID = 2**31 - 1
@@ -34,7 +34,7 @@ STATUSES = tuple(value for value, _label in STATUS_CHOICES)
 
 def visibility() -> str:
     """The cache key part for what this caller may see: an institution scope, never a person."""
-    scope = scope_of(actor_from_request())
+    scope = institution_scope(actor_from_request())
     return "all" if scope is None else f"institution-{scope}"
 
 
@@ -47,7 +47,7 @@ def visible(model, row_id: int):
     row = db.session.get(model, row_id) if row_id <= MAX_ID else None
     if row is None:
         raise not_found()
-    scope = scope_of(actor_from_request())
+    scope = institution_scope(actor_from_request())
     institution_id = row.id if model is Institution else row.institution_id
     if scope is not None and institution_id != scope:
         raise not_found()
@@ -125,7 +125,7 @@ def _users_with_two_factor(rows: list[User]) -> list[dict]:
 @api_token("read", Permission.MANAGE_USERS)
 def user_list():
     """Accounts the token's user may see in user administration (not cached: they hold e-mail addresses)."""
-    query = users.visible_users(current_user)
+    query = administration.visible_users(actor_from_request())
     if (role := choice("role", tuple(r.value for r in Role))) is not None:
         query = query.where(User.role == role)
     if (active := boolean("active")) is not None:
@@ -145,6 +145,6 @@ def user_list():
 @api_token("read", Permission.MANAGE_USERS)
 def user_detail(user_id: int):
     target = db.session.get(User, user_id) if user_id <= MAX_ID else None
-    if target is None or not users.can_see(current_user, target):
+    if target is None or not administration.can_see(actor_from_request(), target):
         raise not_found()
     return _users_with_two_factor([target])[0]

@@ -1,4 +1,8 @@
-"""The security audit log: model, hash chain, the audit service, its pages and ``flask audit``."""
+"""The security audit log: model, hash chain, the audit service, its pages and ``flask audit``.
+
+Services: app.audit.services (the only writer of entries); reading: app.audit.queries,
+export, integrity, retention. Pages: app.audit.routes; commands: app.audit.cli.
+"""
 
 from flask import Blueprint
 

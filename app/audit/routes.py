@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from app.audit import bp, export, integrity, queries
 from app.audit.display import approximate, change_rows
@@ -27,7 +26,7 @@ def _subject(entries, fixed: dict) -> str | None:
 
 
 def _list_page(*, fixed: dict | None = None, heading: str | None = None):
-    scope = institution_scope(current_user)
+    scope = institution_scope(actor_from_request())
     f, errors = parse_filter(request.args, fixed=fixed)
     size = parse_page_size(request.args.get("size"))
     page = estimate = subject = None
@@ -65,7 +64,7 @@ def actor_history(actor_id: int):
 @bp.get("/audit/<int:entry_id>")
 @requires(Permission.VIEW_AUDIT_LOG)
 def detail(entry_id: int):
-    scope = institution_scope(current_user)
+    scope = institution_scope(actor_from_request())
     entry = queries.visible_entry(entry_id, scope)
     if entry is None:
         abort(404)
@@ -77,7 +76,7 @@ def detail(entry_id: int):
 @bp.get("/audit/export/<any(csv, jsonl):fmt>")
 @requires(Permission.VIEW_AUDIT_LOG)
 def export_entries(fmt: str):
-    scope = institution_scope(current_user)
+    scope = institution_scope(actor_from_request())
     f, errors = parse_filter(request.args)
     if errors:
         return render_error(400, _("The filter of this export is not valid: %(problems)s",

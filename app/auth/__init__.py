@@ -1,5 +1,10 @@
 """Sign-in and sign-out, second factors (authenticator app, backup codes, passkeys),
-step-up, the user's own sessions, and passwords set through e-mailed links."""
+step-up, the user's own sessions, and passwords set through e-mailed links.
+
+Services: app.auth.services (signing in and out), app.auth.two_factor (an account's
+second factors), app.auth.totp, app.auth.backup_codes, app.auth.passkeys, app.auth.policy
+(the two-factor policy). Pages: routes, security_routes, password_routes, passkey_routes.
+"""
 
 from flask import Blueprint
 

@@ -1,4 +1,9 @@
-"""Database backups: create, verify, drill, restore, retention; local or S3 storage."""
+"""Database backups: create, verify, drill, restore, retention; local or S3 storage.
+
+Services: app.backups.services (write and check backups), app.backups.procedures (the
+operations as the CLI and jobs run them), app.backups.restore, app.backups.catalogue.
+Page: app.backups.routes; commands: app.backups.cli; background jobs: app.backups.jobs.
+"""
 
 from flask import Blueprint
 

@@ -1,4 +1,9 @@
-"""The staff dashboard."""
+"""The staff dashboard: figures that need attention, scoped to the viewer, and status cards.
+
+Services: app.dashboard.services (the figures), app.dashboard.cache (cached aggregates and
+their invalidation), app.dashboard.status (cards filled by other features). Page:
+app.dashboard.routes.
+"""
 
 from flask import Blueprint
 

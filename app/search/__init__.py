@@ -1,4 +1,8 @@
-"""The jump box: go straight to a user, customer, institution, transaction or audit entry."""
+"""The jump box: go straight to a user, customer, institution, transaction or audit entry.
+
+Services: app.search.services (matches within the actor's scope); the typed query:
+app.search.query. Pages: app.search.routes.
+"""
 
 from flask import Blueprint
 

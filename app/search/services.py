@@ -25,12 +25,11 @@ from app.extensions import db
 from app.formatting import money_text, when_text
 from app.platform.labels import status_label
 from app.platform.models import Customer, Institution, Transaction
-from app.platform.services import scope_of
 from app.search.query import MAX_BIGINT_ID, MAX_INT_ID, InvalidQuery, JumpQuery, parse_query
-from app.security.access import ROLE_PERMISSIONS, Permission
+from app.security.access import ROLE_PERMISSIONS, Permission, institution_scope
 from app.security.actor import Actor
+from app.users.administration import visible_users
 from app.users.models import Role, User
-from app.users.services import visible_users
 
 __all__ = ["InvalidQuery", "JumpResult", "Kind", "jump", "parse_query"]
 
@@ -154,7 +153,7 @@ def _name_tiers(column, query: JumpQuery) -> list[ColumnElement[bool]]:
 
 def _scope(column, actor: Actor) -> list[ColumnElement[bool]]:
     """The condition that keeps rows in the actor's institution scope (none for every institution)."""
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     return [] if scope is None else [column == scope]
 
 
@@ -195,8 +194,8 @@ def _institutions(actor: Actor, query: JumpQuery, limit: int) -> list[JumpResult
 
 
 def _visible_users(actor: Actor) -> list[ColumnElement[bool]]:
-    """The condition of the accounts the actor may open in user administration (app.users.services' rule)."""
-    condition = visible_users(db.session.get(User, actor.user_id)).whereclause
+    """The condition of the accounts the actor may open in user administration (app.users.administration's rule)."""
+    condition = visible_users(actor).whereclause
     return [] if condition is None else [condition]
 
 

@@ -4,7 +4,8 @@ Every view function carries exactly one declaration: :func:`public`, :func:`sign
 or :func:`requires`. A ``before_request`` hook enforces it and refuses any endpoint
 that declares nothing (fail closed), so a route without a rule cannot be reached.
 Object-level rules (institution admins see only their institution) are applied by
-:func:`institution_scope` and :func:`ensure_visible` in queries and views.
+:func:`institution_scope`, the one scope rule, which takes an :class:`Actor` (routes build
+it with ``actor_from_request()``), and :func:`ensure_visible` in queries and views.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
 from app.extensions import login_manager
+from app.security.actor import Actor
 from app.security.roles import Role
 
 
@@ -120,16 +122,21 @@ def has_permission(user, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[Role(user.role)]
 
 
-def institution_scope(user) -> int | None:
-    """``None`` when the user may see every institution, else the one institution id."""
-    if has_permission(user, Permission.VIEW_ALL_INSTITUTIONS):
+def institution_scope(actor: Actor) -> int | None:
+    """The one institution the actor may see and act on, or ``None`` for every institution.
+
+    System actors (CLI commands, jobs) carry no role and are not limited to one institution.
+    """
+    if actor.role is None:
         return None
-    return user.institution_id
+    if Permission.VIEW_ALL_INSTITUTIONS in ROLE_PERMISSIONS[Role(actor.role)]:
+        return None
+    return actor.institution_id
 
 
-def ensure_visible(user, institution_id: int | None) -> None:
-    """404 (not 403: do not confirm the row exists) when the row is outside the user's scope."""
-    scope = institution_scope(user)
+def ensure_visible(actor: Actor, institution_id: int | None) -> None:
+    """404 (not 403: do not confirm the row exists) when the row is outside the actor's scope."""
+    scope = institution_scope(actor)
     if scope is not None and institution_id != scope:
         abort(404)
 

@@ -1,4 +1,9 @@
-"""Who is acting, and from where: what services receive instead of reading ``request``."""
+"""Who is acting, and from where: what services receive instead of reading ``request``.
+
+The Actor is the one subject of permission and scope: services decide on its role,
+institution and id (app.security.access.institution_scope) and never need the User row
+of the person acting.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from dataclasses import dataclass
 
 from flask import g, has_request_context, request
 from flask_login import current_user
+
+from app.security.roles import Role
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,7 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+    display_name: str | None = None
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
@@ -34,12 +42,23 @@ class Actor:
             email=user.email,
             role=user.role,
             institution_id=user.institution_id,
+            display_name=user.display_name,
             **request_fields,
         )
 
     @property
     def is_system(self) -> bool:
         return self.user_id is None
+
+    @property
+    def role_enum(self) -> Role | None:
+        """The actor's role, or None for system actors and anonymous visitors."""
+        return Role(self.role) if self.role else None
+
+    @property
+    def name(self) -> str:
+        """How people see the actor named (in mails): the display name, else the address."""
+        return self.display_name or self.email
 
 
 def request_fields() -> dict:

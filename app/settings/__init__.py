@@ -1,4 +1,8 @@
-"""Typed system settings: declarations, the cached service, and the settings pages."""
+"""Typed system settings: declarations, the cached service, and the settings pages.
+
+Services: app.settings.services (read cached, validate, change audited); declarations:
+app.settings.definitions. Pages: app.settings.routes.
+"""
 
 from flask import Blueprint
 

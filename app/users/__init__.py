@@ -1,5 +1,11 @@
 """User accounts: the model and services, user administration, sessions, invitations,
-support impersonation, and the ``flask users`` commands."""
+support impersonation, and the ``flask users`` commands.
+
+Services: app.users.services (accounts: create, look up, passwords, bookkeeping),
+app.users.administration (who may manage which account; audited edits), invitations,
+impersonation and account_sessions. Pages: routes, security_routes (request glue for
+impersonation: impersonation_guard); commands: app.users.cli.
+"""
 
 from flask import Blueprint
 

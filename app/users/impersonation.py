@@ -31,13 +31,13 @@ class ImpersonationRefused(UserError):
     """Impersonation may not start (wrong roles, nesting, inactive account, no reason)."""
 
 
-def can_impersonate(actor_user: User, target: User) -> bool:
-    """True when ``actor_user`` may start impersonating ``target`` (reason and step-up aside)."""
-    return (actor_user.role_enum in IMPERSONATORS and target.role_enum in IMPERSONABLE
-            and target.is_active and target.id != actor_user.id)
+def can_impersonate(actor: Actor, target: User) -> bool:
+    """True when ``actor`` may start impersonating ``target`` (reason and step-up aside)."""
+    return (actor.role_enum in IMPERSONATORS and target.role_enum in IMPERSONABLE
+            and target.is_active and target.id != actor.user_id)
 
 
-def start(actor: Actor, actor_user: User, target: User, *, reason: str, allow_changes: bool,
+def start(actor: Actor, target: User, *, reason: str, allow_changes: bool,
           limit_seconds: int, already_impersonating: bool) -> Impersonation:
     """Record the start of an impersonation (audited IMPERSONATION_START) and return it.
 
@@ -45,24 +45,24 @@ def start(actor: Actor, actor_user: User, target: User, *, reason: str, allow_ch
     """
     if already_impersonating:
         raise ImpersonationRefused("stop the current impersonation first: impersonations do not nest")
-    if actor_user.role_enum not in IMPERSONATORS:
+    if actor.role_enum not in IMPERSONATORS:
         raise ImpersonationRefused("only superadmins and admins may impersonate")
     if target.role_enum not in IMPERSONABLE:
         raise ImpersonationRefused("only institution admins and customers can be impersonated")
-    if not target.is_active or target.id == actor_user.id:
+    if not target.is_active or target.id == actor.user_id:
         raise ImpersonationRefused("this account cannot be impersonated")
     reason = " ".join(reason.split())
     if not reason:
         raise ImpersonationRefused("a reason is required")
     now = utcnow()
-    record = Impersonation(impersonator_id=actor_user.id, impersonator_email=actor_user.email, target_id=target.id,
+    record = Impersonation(impersonator_id=actor.user_id, impersonator_email=actor.email, target_id=target.id,
                            reason=reason[:MAX_REASON], allow_changes=bool(allow_changes), started_at=now,
                            expires_at=now + timedelta(seconds=int(limit_seconds)))
     db.session.add(record)
     db.session.flush()
     mode = "changes allowed" if allow_changes else "read-only"
     audit.log(actor, AuditAction.IMPERSONATION_START, resource=target,
-              description=f"{actor_user.email} started impersonating {target.email} ({mode}, "
+              description=f"{actor.email} started impersonating {target.email} ({mode}, "
                           f"until {record.expires_at:%Y-%m-%d %H:%M:%S} UTC). Reason: {record.reason}",
               changes={"impersonation": {"id": record.id, "allow_changes": record.allow_changes,
                                          "reason": record.reason}})

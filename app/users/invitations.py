@@ -25,17 +25,9 @@ from app.extensions import db
 from app.security.actor import Actor
 from app.security.ratelimits import RESET_MAILS_PER_ADDRESS, SIGN_IN_ACCOUNT_THROTTLES
 from app.security.sessions import end_sessions_for_user
+from app.users.administration import NotAllowed, assigned_institution, can_manage, institution_exists
 from app.users.models import AccountToken, Role, TokenPurpose, User
-from app.users.services import (
-    MANAGED_BY,
-    NotAllowed,
-    UserError,
-    can_manage,
-    create_user,
-    find_by_email,
-    institution_exists,
-    set_password,
-)
+from app.users.services import UserError, create_user, find_by_email, set_password
 
 LIFETIME = {TokenPurpose.INVITATION: timedelta(hours=72), TokenPurpose.PASSWORD_RESET: timedelta(hours=1)}
 
@@ -82,7 +74,7 @@ def _invitation_mail(user: User, inviter: str, link: str) -> None:
     mail.send(user.email, _("Your invitation to Saintara Admin"), body)
 
 
-def invite_user(actor: Actor, actor_user: User, *, email: str, display_name: str, role: Role,
+def invite_user(actor: Actor, *, email: str, display_name: str, role: Role,
                 institution_id: int | None, link_for: LinkBuilder) -> User:
     """Create an account without a password and mail its owner an invitation link.
 
@@ -90,35 +82,32 @@ def invite_user(actor: Actor, actor_user: User, *, email: str, display_name: str
     not grant, and the errors of ``create_user``.
     """
     role = Role(role)
-    if role not in MANAGED_BY[actor_user.role_enum]:
-        raise NotAllowed(f"you may not give the {role.value} role")
-    if actor_user.role_enum is Role.INSTITUTION_ADMIN:
-        institution_id = actor_user.institution_id
+    institution_id = assigned_institution(actor, role, institution_id)
     if institution_id is not None and role.needs_institution and not institution_exists(institution_id):
         raise UserError("the institution does not exist")
     user = create_user(actor, email=email, display_name=display_name, role=role, institution_id=institution_id)
     token = _issue(actor, user, TokenPurpose.INVITATION)
-    _invitation_mail(user, actor_user.display_name, link_for(token))
+    _invitation_mail(user, actor.name, link_for(token))
     audit.log(actor, AuditAction.INVITATION_SEND, resource=user, description=f"Invitation sent to {user.email}")
     return user
 
 
-def resend_invitation(actor: Actor, actor_user: User, user: User, *, link_for: LinkBuilder) -> None:
+def resend_invitation(actor: Actor, user: User, *, link_for: LinkBuilder) -> None:
     """Send a new invitation link (the old one stops working). Raises NotAllowed or UserError."""
-    if not can_manage(actor_user, user):
+    if not can_manage(actor, user):
         raise NotAllowed("you may not change this account")
     if user.password_hash is not None:
         raise UserError("this user has already set a password")
     if not user.is_active:
         raise UserError("the account is deactivated")
     token = _issue(actor, user, TokenPurpose.INVITATION)
-    _invitation_mail(user, actor_user.display_name, link_for(token))
+    _invitation_mail(user, actor.name, link_for(token))
     audit.log(actor, AuditAction.INVITATION_SEND, resource=user, description=f"Invitation sent again to {user.email}")
 
 
-def revoke_invitation(actor: Actor, actor_user: User, user: User) -> bool:
+def revoke_invitation(actor: Actor, user: User) -> bool:
     """Make the user's open invitation link unusable (audited); False when there was none."""
-    if not can_manage(actor_user, user):
+    if not can_manage(actor, user):
         raise NotAllowed("you may not change this account")
     revoked = db.session.execute(update(AccountToken).where(
         AccountToken.user_id == user.id, AccountToken.purpose == TokenPurpose.INVITATION.value,
@@ -157,9 +146,9 @@ def request_password_reset(actor: Actor, email: str, *, link_for: LinkBuilder) -
     return True
 
 
-def send_password_reset(actor: Actor, actor_user: User, user: User, *, link_for: LinkBuilder) -> None:
+def send_password_reset(actor: Actor, user: User, *, link_for: LinkBuilder) -> None:
     """An administrator sends the user a reset link (they never see or set the password)."""
-    if not can_manage(actor_user, user):
+    if not can_manage(actor, user):
         raise NotAllowed("you may not change this account")
     if not user.is_active:
         raise UserError("the account is deactivated")

@@ -17,7 +17,7 @@ from app.pagination import Keyset
 from app.security.access import Permission, has_permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import stepped_up_recently
-from app.users import account_sessions, bp, impersonation, invitations, services
+from app.users import account_sessions, administration, bp, impersonation, invitations, services
 from app.users.forms import (
     EditUserForm,
     ImpersonateForm,
@@ -36,14 +36,14 @@ PAGE_SIZE = 50
 def visible_or_404(user_id: int) -> User:
     """The account, if the signed-in user may see it in administration; 404 otherwise."""
     user = db.session.get(User, user_id)
-    if user is None or not services.can_see(current_user, user):
+    if user is None or not administration.can_see(actor_from_request(), user):
         abort(404)
     return user
 
 
 def manageable_or_404(user_id: int) -> User:
     user = visible_or_404(user_id)
-    if not services.can_manage(current_user, user):
+    if not administration.can_manage(actor_from_request(), user):
         abort(403)
     return user
 
@@ -57,7 +57,7 @@ def reset_link(token: str) -> str:
 
 
 def _filtered(args):
-    query = services.visible_users(current_user)
+    query = administration.visible_users(actor_from_request())
     text = (args.get("q") or "").strip().lower()[:100]
     if text:
         pattern = contains_pattern(text)
@@ -97,17 +97,18 @@ def index():
 @requires(Permission.MANAGE_USERS)
 def detail(user_id: int):
     user = visible_or_404(user_id)
+    actor = actor_from_request()
     security = has_permission(current_user, Permission.MANAGE_USER_SECURITY)
     return render_template(
         "users/detail.html", user=user, factors=two_factor.summary(user),
         policy_status=policy.evaluate(user, start_clock=False),
         sessions=account_sessions.list_sessions(user, session.key) if security else None,
         invitation=invitations.open_token(user, TokenPurpose.INVITATION),
-        entries=services.recent_audit_entries(user), support_visits=impersonation.history_for(user, limit=10),
+        entries=administration.recent_audit_entries(user), support_visits=impersonation.history_for(user, limit=10),
         end_reasons=impersonation.END_REASON_LABELS,
-        can_manage=services.can_manage(current_user, user), security=security,
+        can_manage=administration.can_manage(actor, user), security=security,
         can_impersonate=(has_permission(current_user, Permission.IMPERSONATE)
-                         and impersonation.can_impersonate(current_user, user)),
+                         and impersonation.can_impersonate(actor, user)),
         version_form=VersionForm(version=user.version), reason_form=ReasonForm(), impersonate_form=ImpersonateForm())
 
 
@@ -115,7 +116,7 @@ def _account_form(form_class, **kwargs):
     form = form_class(**kwargs)
     institutions = ([(current_user.institution_id, current_user.institution.name)]
                     if current_user.role_enum is Role.INSTITUTION_ADMIN else services.institution_choices())
-    form.set_choices(services.grantable_roles(current_user), institutions)
+    form.set_choices(administration.grantable_roles(actor_from_request()), institutions)
     return form
 
 
@@ -126,12 +127,12 @@ def new():
     form = _account_form(InviteUserForm)
     if not form.is_submitted():
         # Never offer the most powerful role by default: preselect the least privileged one.
-        form.role.data = services.grantable_roles(current_user)[-1].value
+        form.role.data = administration.grantable_roles(actor_from_request())[-1].value
     status = 200
     if form.validate_on_submit():
         try:
             user = invitations.invite_user(
-                actor_from_request(), current_user, email=form.email.data, display_name=form.display_name.data,
+                actor_from_request(), email=form.email.data, display_name=form.display_name.data,
                 role=Role(form.role.data), institution_id=form.institution_id.data, link_for=invitation_link)
         except services.EmailTaken:
             form.email.errors.append(_("An account with this e-mail address already exists."))
@@ -169,20 +170,20 @@ def update(user_id: int):
         if form.role.data != user.role and not stepped_up_recently():
             flash(_("Confirm it is you before changing a role, then save the form again."), "info")
             return redirect(url_for("auth.step_up", next=url_for("users.edit", user_id=user.id)))
+        actor = actor_from_request()
         try:
-            changes = services.update_user(
-                actor_from_request(), current_user, user, display_name=form.display_name.data,
-                role=Role(form.role.data), institution_id=form.institution_id.data,
-                expected_version=form.version.data, keep_session=session.key)
-        except services.StaleVersion as exc:
+            changes = administration.update_user(
+                actor, user, display_name=form.display_name.data, role=Role(form.role.data),
+                institution_id=form.institution_id.data, expected_version=form.version.data, keep_session=session.key)
+        except administration.StaleVersion as exc:
             flash(_("Someone else changed this account while you were editing it. The form now shows the "
                     "current values: check them and make your change again."), "danger")
             form = _account_form(EditUserForm, obj=exc.current, formdata=None)
             status = 409
-        except services.LastSuperadmin:
+        except administration.LastSuperadmin:
             flash(_("This is the last active superadmin: the role cannot be changed."), "danger")
             status = 400
-        except services.NotAllowed:
+        except administration.NotAllowed:
             form.role.errors.append(_("You may not give this role."))
             status = 400
         except services.UserError:
@@ -191,7 +192,8 @@ def update(user_id: int):
         else:
             flash(_("The account was saved.") if changes else _("Nothing was changed."),
                   "success" if changes else "info")
-            if user.id == current_user.id and not services.can_see(current_user, user):
+            # Editing oneself out of administration: ask again, the role just changed.
+            if user.id == actor.user_id and not administration.can_see(actor_from_request(), user):
                 return redirect(url_for("auth.index"))
             return redirect(url_for("users.detail", user_id=user.id))
     return render_template("users/edit.html", form=form, user=user), status
@@ -209,14 +211,13 @@ def _version_or_400() -> int:
 def deactivate(user_id: int):
     user = manageable_or_404(user_id)
     try:
-        ended = services.deactivate_user(actor_from_request(), current_user, user,
-                                         expected_version=_version_or_400())
-    except services.StaleVersion:
+        ended = administration.deactivate_user(actor_from_request(), user, expected_version=_version_or_400())
+    except administration.StaleVersion:
         flash(_("Someone else changed this account meanwhile. Check it and try again."), "danger")
         return redirect(url_for("users.detail", user_id=user.id))
-    except services.LastSuperadmin:
+    except administration.LastSuperadmin:
         flash(_("This is the last active superadmin: it cannot be deactivated."), "danger")
-    except services.NotAllowed:
+    except administration.NotAllowed:
         flash(_("You cannot deactivate your own account."), "danger")
     else:
         flash(ngettext("%(email)s was deactivated; %(num)d session ended.",
@@ -229,8 +230,8 @@ def deactivate(user_id: int):
 def reactivate(user_id: int):
     user = manageable_or_404(user_id)
     try:
-        services.reactivate_user(actor_from_request(), current_user, user, expected_version=_version_or_400())
-    except services.StaleVersion:
+        administration.reactivate_user(actor_from_request(), user, expected_version=_version_or_400())
+    except administration.StaleVersion:
         flash(_("Someone else changed this account meanwhile. Check it and try again."), "danger")
         return redirect(url_for("users.detail", user_id=user.id))
     flash(_("%(email)s can sign in again.", email=user.email), "success")
@@ -243,7 +244,7 @@ def resend_invitation(user_id: int):
     user = manageable_or_404(user_id)
     _version_or_400()
     try:
-        invitations.resend_invitation(actor_from_request(), current_user, user, link_for=invitation_link)
+        invitations.resend_invitation(actor_from_request(), user, link_for=invitation_link)
     except services.UserError:
         flash(_("No invitation can be sent: the account is deactivated or already has a password."), "warning")
     else:
@@ -257,7 +258,7 @@ def resend_invitation(user_id: int):
 def revoke_invitation(user_id: int):
     user = manageable_or_404(user_id)
     _version_or_400()
-    if invitations.revoke_invitation(actor_from_request(), current_user, user):
+    if invitations.revoke_invitation(actor_from_request(), user):
         flash(_("The invitation link no longer works."), "success")
     else:
         flash(_("There was no open invitation."), "info")
@@ -270,7 +271,7 @@ def send_password_reset(user_id: int):
     user = manageable_or_404(user_id)
     _version_or_400()
     try:
-        invitations.send_password_reset(actor_from_request(), current_user, user, link_for=reset_link)
+        invitations.send_password_reset(actor_from_request(), user, link_for=reset_link)
     except services.UserError:
         flash(_("The account is deactivated: no reset link was sent."), "warning")
     else:

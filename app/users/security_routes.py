@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user
 
 from app.auth import two_factor
 from app.auth.forms import ConfirmForm
@@ -83,7 +82,7 @@ def unlock_two_factor(user_id: int):
 def impersonate(user_id: int):
     """Start seeing the portal as this user (a reason, read-only unless changes are allowed)."""
     user = visible_or_404(user_id)
-    if not impersonation.can_impersonate(current_user, user):
+    if not impersonation.can_impersonate(actor_from_request(), user):
         abort(403)
     form = ImpersonateForm()
     limit = setting("impersonation_time_limit")
@@ -91,7 +90,7 @@ def impersonate(user_id: int):
     if form.validate_on_submit():
         try:
             record = impersonation.start(
-                actor_from_request(), current_user, user, reason=form.reason.data,
+                actor_from_request(), user, reason=form.reason.data,
                 allow_changes=form.allow_changes.data, limit_seconds=limit,
                 already_impersonating=impersonation_guard.is_active_in_session())
         except impersonation.ImpersonationRefused:

@@ -143,14 +143,14 @@ def test_no_nesting_and_no_inactive_targets(db, make_user):
     customer = make_user(Role.CUSTOMER)
     actor = Actor.for_user(support)
     with pytest.raises(impersonation.ImpersonationRefused):
-        impersonation.start(actor, support, customer, reason="x", allow_changes=False, limit_seconds=60,
+        impersonation.start(actor, customer, reason="x", allow_changes=False, limit_seconds=60,
                             already_impersonating=True)
     inactive = make_user(Role.CUSTOMER, active=False)
     with pytest.raises(impersonation.ImpersonationRefused):
-        impersonation.start(actor, support, inactive, reason="x", allow_changes=False, limit_seconds=60,
+        impersonation.start(actor, inactive, reason="x", allow_changes=False, limit_seconds=60,
                             already_impersonating=False)
     with pytest.raises(impersonation.ImpersonationRefused):
-        impersonation.start(actor, customer, support, reason="x", allow_changes=False, limit_seconds=60,
+        impersonation.start(Actor.for_user(customer), support, reason="x", allow_changes=False, limit_seconds=60,
                             already_impersonating=False)
 
 
@@ -182,17 +182,17 @@ def test_deactivating_the_target_ends_the_impersonation(db, client, forms, make_
 def test_an_abandoned_impersonation_shows_as_over_and_deactivation_closes_open_ones(db, make_user):
     from datetime import timedelta
 
-    from app.users import services
+    from app.users import administration
 
     support = make_user(Role.ADMIN)
     customer = make_user(Role.CUSTOMER)
-    record = impersonation.start(Actor.for_user(support), support, customer, reason="x", allow_changes=False,
+    record = impersonation.start(Actor.for_user(support), customer, reason="x", allow_changes=False,
                                  limit_seconds=60, already_impersonating=False)
     assert record.over_at is None
     record.expires_at -= timedelta(minutes=2)
     assert record.over_at == record.expires_at
     boss = make_user(Role.SUPERADMIN)
-    services.deactivate_user(Actor.for_user(boss), boss, support, expected_version=support.version)
+    administration.deactivate_user(Actor.for_user(boss), support, expected_version=support.version)
     db.session.refresh(record)
     assert record.end_reason == "account unavailable" and record.ended_at is not None
 
@@ -205,9 +205,9 @@ def test_abandoned_impersonations_are_closed_by_the_cleanup_command(db, app, run
     support = make_user(Role.ADMIN)
     customer, other = make_user(Role.CUSTOMER), make_user(Role.CUSTOMER)
     actor = Actor.for_user(support)
-    abandoned = impersonation.start(actor, support, customer, reason="Ticket 9", allow_changes=False,
+    abandoned = impersonation.start(actor, customer, reason="Ticket 9", allow_changes=False,
                                     limit_seconds=60, already_impersonating=False)
-    live = impersonation.start(actor, support, other, reason="Ticket 10", allow_changes=False, limit_seconds=600,
+    live = impersonation.start(actor, other, reason="Ticket 10", allow_changes=False, limit_seconds=600,
                                already_impersonating=False)
     abandoned.expires_at -= timedelta(minutes=5)
     db.session.commit()
@@ -233,7 +233,7 @@ def test_an_expired_impersonation_shows_as_ended_on_both_pages(db, app, runner, 
     boss = make_user(Role.SUPERADMIN)
     support = make_user(Role.ADMIN)
     customer = make_user(Role.CUSTOMER)
-    record = impersonation.start(Actor.for_user(support), support, customer, reason="Ticket 11",
+    record = impersonation.start(Actor.for_user(support), customer, reason="Ticket 11",
                                  allow_changes=False, limit_seconds=60, already_impersonating=False)
     record.expires_at -= timedelta(minutes=5)
     db.session.commit()

@@ -6,6 +6,7 @@ from werkzeug.exceptions import NotFound
 from app.inputs import safe_next_url
 from app.security import crypto
 from app.security.access import ensure_visible, institution_scope
+from app.security.actor import Actor
 from app.users.models import Role
 
 
@@ -36,8 +37,9 @@ def test_encrypted_column_type(app):
 
 def test_institution_scope(db, make_user, make_institution):
     home, other = make_institution(), make_institution()
-    admin = make_user(Role.ADMIN)
-    inst_admin = make_user(Role.INSTITUTION_ADMIN, institution=home)
+    admin = Actor.for_user(make_user(Role.ADMIN))
+    inst_admin = Actor.for_user(make_user(Role.INSTITUTION_ADMIN, institution=home))
+    assert institution_scope(Actor.system()) is None  # CLI commands and jobs
     assert institution_scope(admin) is None
     assert institution_scope(inst_admin) == home.id
     ensure_visible(admin, other.id)

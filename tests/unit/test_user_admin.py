@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.security.actor import Actor
-from app.users import services
+from app.users import administration
 from app.users.models import Role, User
 from tests.conftest import DEFAULT_PASSWORD, FormClient
 
@@ -120,8 +120,8 @@ def test_a_stale_form_gets_a_conflict_and_overwrites_nothing(db, client, forms, 
     target = make_user(Role.CUSTOMER, display_name="Original")
     login_as(boss)
     stale = edit_form(target, display_name="Mine")
-    services.update_user(Actor.for_user(boss), boss, target, display_name="Theirs", role=Role.CUSTOMER,
-                         institution_id=target.institution_id, expected_version=target.version)
+    administration.update_user(Actor.for_user(boss), target, display_name="Theirs", role=Role.CUSTOMER,
+                               institution_id=target.institution_id, expected_version=target.version)
     db.session.commit()
     response = forms.post(f"/users/{target.id}/edit", stale, page=f"/users/{target.id}/edit")
     assert response.status_code == 409
@@ -139,20 +139,20 @@ def test_a_stale_form_gets_a_conflict_and_overwrites_nothing(db, client, forms, 
 def test_the_last_active_superadmin_stays(db, make_user):
     only = make_user(Role.SUPERADMIN)
     actor = Actor.for_user(only)
-    with pytest.raises(services.LastSuperadmin):
-        services.update_user(actor, only, only, display_name="x", role=Role.ADMIN, institution_id=None,
-                             expected_version=only.version)
+    with pytest.raises(administration.LastSuperadmin):
+        administration.update_user(actor, only, display_name="x", role=Role.ADMIN, institution_id=None,
+                                   expected_version=only.version)
     second = make_user(Role.SUPERADMIN)
-    with pytest.raises(services.NotAllowed):
-        services.deactivate_user(actor, only, only, expected_version=only.version)
-    services.deactivate_user(actor, only, second, expected_version=second.version)
+    with pytest.raises(administration.NotAllowed):
+        administration.deactivate_user(actor, only, expected_version=only.version)
+    administration.deactivate_user(actor, second, expected_version=second.version)
     other = make_user(Role.SUPERADMIN)
-    services.update_user(Actor.for_user(other), other, only, display_name="x", role=Role.ADMIN,
-                         institution_id=None, expected_version=only.version)
-    with pytest.raises(services.LastSuperadmin):
-        services.update_user(Actor.for_user(other), other, other, display_name="x", role=Role.ADMIN,
-                             institution_id=None, expected_version=other.version)
-    assert services.count_active_superadmins() == 1
+    administration.update_user(Actor.for_user(other), only, display_name="x", role=Role.ADMIN,
+                               institution_id=None, expected_version=only.version)
+    with pytest.raises(administration.LastSuperadmin):
+        administration.update_user(Actor.for_user(other), other, display_name="x", role=Role.ADMIN,
+                                   institution_id=None, expected_version=other.version)
+    assert administration.count_active_superadmins() == 1
 
 
 def test_deactivate_ends_sessions_and_reactivate_restores(db, app, client, forms, make_user, login_as, outbox):
@@ -247,8 +247,9 @@ def test_navbar_links_to_users_for_managers_only(db, client, make_user, login_as
 
 def test_user_model_queries(db, make_user):
     admin = make_user(Role.ADMIN)
-    assert services.grantable_roles(admin) == [Role.INSTITUTION_ADMIN, Role.CUSTOMER]
+    assert administration.grantable_roles(Actor.for_user(admin)) == [Role.INSTITUTION_ADMIN, Role.CUSTOMER]
     customer = make_user(Role.CUSTOMER)
-    assert db.session.scalars(services.visible_users(customer)).all() == []
-    assert not services.can_see(customer, admin)
+    assert db.session.scalars(administration.visible_users(Actor.for_user(customer))).all() == []
+    assert not administration.can_see(Actor.for_user(customer), admin)
+    assert administration.grantable_roles(Actor.system("t")) == []  # a role-less actor grants nothing
     assert isinstance(db.session.get(User, admin.id), User)

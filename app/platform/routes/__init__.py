@@ -1,4 +1,4 @@
-"""Pages of the platform: one module per kind of row."""
+"""Pages of the platform: one module per kind of row (services: app.platform.services)."""
 
 from app.errors import render_error
 from app.platform import bp, labels

@@ -30,7 +30,7 @@ def customer_import():
             form.file.errors.append(exc.message)
         else:
             return redirect(url_for("platform.customer_import_preview", import_id=staged.id))
-    own = current_user.institution if institution_scope(current_user) is not None else None
+    own = current_user.institution if institution_scope(actor_from_request()) is not None else None
     return render_template("platform/imports/upload.html", form=form, columns=COLUMNS,
                            own_institution=own), 400 if form.errors else 200
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from app.extensions import db
 from app.formatting import when_text
@@ -13,6 +12,7 @@ from app.platform.labels import status_label
 from app.platform.services import StaleEdit, decisions
 from app.platform.services.decisions import AlreadyDecided
 from app.security.access import ensure_visible
+from app.security.actor import actor_from_request
 
 
 def stale_message(exc: StaleEdit) -> str:
@@ -55,6 +55,6 @@ def visible(row):
     """The row when it exists and lies in the viewer's scope; 404 otherwise."""
     if row is None:
         abort(404)
-    ensure_visible(current_user, row.id if type(row).__tablename__ == "institutions" else row.institution_id)
+    ensure_visible(actor_from_request(), row.id if type(row).__tablename__ == "institutions" else row.institution_id)
     return row
 

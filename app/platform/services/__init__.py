@@ -1,8 +1,9 @@
 """Services of the platform's domain. They take an Actor, never read ``request`` and never
 commit; each change writes its own audit entry in the same transaction.
 
-Shared here: the domain exceptions, the actor's institution scope, and an object's
-recorded history (read from the audit log).
+Shared here: the domain exceptions, the scope check that raises them (the scope itself is
+app.security.access.institution_scope), and an object's recorded history (read from the
+audit log).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.extensions import db
-from app.security.access import ROLE_PERMISSIONS, Permission
+from app.security.access import institution_scope
 from app.security.actor import Actor
-from app.users.models import Role
 
 
 class PlatformError(Exception):
@@ -45,18 +45,9 @@ class StaleEdit(PlatformError):
         self.last_change = last_change
 
 
-def scope_of(actor: Actor) -> int | None:
-    """The one institution the actor may act on, or None for every institution."""
-    if actor.role is None:  # system actors (CLI, jobs)
-        return None
-    if Permission.VIEW_ALL_INSTITUTIONS in ROLE_PERMISSIONS[Role(actor.role)]:
-        return None
-    return actor.institution_id
-
-
 def ensure_in_scope(actor: Actor, institution_id: int | None) -> None:
     """Raise NotVisible when ``institution_id`` is outside the actor's scope."""
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     if scope is not None and institution_id != scope:
         raise NotVisible()
 

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.platform.models import Approval, Customer, Institution, Transaction
-from app.platform.services import scope_of
+from app.security.access import institution_scope
 from app.security.actor import Actor
 
 SUBJECT_MODELS = {"customer": Customer, "institution": Institution, "transaction": Transaction}
@@ -83,7 +83,7 @@ def describe(actor: Actor, approval: Approval) -> ApprovalSubject:
     row = None
     if model is not None and approval.subject_id.isdigit() and len(approval.subject_id) < 19:
         row = db.session.get(model, int(approval.subject_id))
-        scope = scope_of(actor)
+        scope = institution_scope(actor)
         owner = row.id if isinstance(row, Institution) else getattr(row, "institution_id", None)
         if row is not None and scope is not None and owner != scope:
             row = None

@@ -12,7 +12,8 @@ from app.audit.models import AuditAction
 from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.platform.models import Customer, Transaction
-from app.platform.services import PlatformError, check_version, scope_of
+from app.platform.services import PlatformError, check_version
+from app.security.access import institution_scope
 from app.security.actor import Actor
 from app.users.services import InvalidEmail, checked_email
 
@@ -29,7 +30,7 @@ class InvalidCustomer(PlatformError):
 def search(actor: Actor, values: dict) -> Select:
     """Customers in the actor's scope matching the list filters (q, institution, active, created)."""
     query = select(Customer)
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     if scope is not None:
         query = query.where(Customer.institution_id == scope)
     if values.get("q"):

@@ -24,10 +24,11 @@ from app.audit.models import AuditAction
 from app.database import utcnow
 from app.extensions import db
 from app.platform.models import Customer, CustomerImport, ImportStatus, Institution
-from app.platform.services import NotVisible, PlatformError, scope_of
+from app.platform.services import NotVisible, PlatformError
 from app.platform.services.customer_file import FileUnreadable, file_format, read_lines
 from app.platform.services.customer_validation import Institutions, Validation
 from app.platform.services.customer_validation import validate as validate_lines
+from app.security.access import institution_scope
 from app.security.actor import Actor
 
 MAX_FILE_BYTES = 15 * 1024 * 1024
@@ -61,7 +62,7 @@ def stage(actor: Actor, filename: str, content: bytes) -> tuple[CustomerImport, 
     except FileUnreadable as exc:
         raise ImportRefused(exc.message) from None
     _forget_old_uploads()
-    staged = CustomerImport(uploaded_by_id=actor.user_id, institution_id=scope_of(actor), filename=filename,
+    staged = CustomerImport(uploaded_by_id=actor.user_id, institution_id=institution_scope(actor), filename=filename,
                             file_format=fmt, file_sha256=hashlib.sha256(content).hexdigest(),
                             size_bytes=len(content), content=content, status=ImportStatus.PREVIEWED.value)
     validation = check(staged)
@@ -116,7 +117,7 @@ def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
         raise ImportRefused(_l("This file was already imported or discarded."))
     if staged.file_sha256 != expected_sha256:
         raise ImportRefused(_l("This is not the file you previewed. Upload it again."))
-    if scope_of(actor) != staged.institution_id:
+    if institution_scope(actor) != staged.institution_id:
         raise ImportRefused(_l("Your access changed since the upload. Upload the file again."))
     # One importer per staged file at a time: the second waits here, then sees "imported".
     db.session.execute(select(CustomerImport.id).where(CustomerImport.id == staged.id).with_for_update())

@@ -15,7 +15,8 @@ from app.audit.models import AuditAction
 from app.database import LIKE_ESCAPE, after_commit, contains_pattern
 from app.extensions import db
 from app.platform.models import Approval, Customer, DecisionStatus, Institution, Transaction
-from app.platform.services import PlatformError, check_version, facets, scope_of
+from app.platform.services import PlatformError, check_version, facets
+from app.security.access import institution_scope
 from app.security.actor import Actor
 from app.security.sessions import end_sessions_for_user
 from app.users.models import Role, User
@@ -41,7 +42,7 @@ class AdminAssignmentRefused(PlatformError):
 def search(actor: Actor, values: dict) -> Select:
     """Institutions in the actor's scope matching the list filters (q, active)."""
     query = select(Institution)
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     if scope is not None:
         query = query.where(Institution.id == scope)
     if values.get("q"):
@@ -55,7 +56,7 @@ def search(actor: Actor, values: dict) -> Select:
 
 def choices(actor: Actor) -> list[tuple[int, str]]:
     """(id, "CODE · name") of the institutions in the actor's scope, for filter and form selects (cached)."""
-    return facets.institution_choices(scope_of(actor))
+    return facets.institution_choices(institution_scope(actor))
 
 
 def _after_change(institution: Institution) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.platform.models import Approval, Customer, Transaction
-from app.platform.services import scope_of
+from app.security.access import institution_scope
 from app.security.actor import Actor
 
 APPROVAL_KINDS = ("limit_increase", "customer_reactivation", "refund", "data_correction")
@@ -26,7 +26,7 @@ def _date_range(query: Select, column, bounds) -> Select:
 def transactions(actor: Actor, values: dict) -> Select:
     """Transactions in the actor's scope matching the filters (q, status, institution, created, amount)."""
     query = select(Transaction).options(joinedload(Transaction.customer), joinedload(Transaction.institution))
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     if scope is not None:
         query = query.where(Transaction.institution_id == scope)
     if values.get("q"):
@@ -56,7 +56,7 @@ def approvals_by_id(ids: list[int]) -> list[Approval]:
 def approvals(actor: Actor, values: dict) -> Select:
     """Approval requests in the actor's scope matching the filters (status, kind, institution, requested)."""
     query = select(Approval).options(joinedload(Approval.institution), joinedload(Approval.requested_by))
-    scope = scope_of(actor)
+    scope = institution_scope(actor)
     if scope is not None:
         query = query.where(Approval.institution_id == scope)
     if values.get("status"):
