@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
-    "foundation": ("config", "extensions", "database", "events", "formatting", "inputs", "pagination", "listing",
-                   "i18n", "mail", "caching", "errors", "observability", "jobs"),
+    "foundation": ("config", "extensions", "database", "escaping", "events", "formatting", "inputs", "pagination",
+                   "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "audit", "settings"),
     "domain": ("users", "auth", "platform", "backups"),
     "surfaces": ("dashboard", "search", "api"),
