@@ -30,8 +30,9 @@ def one_line(value: object) -> str:
 def csv_cell(value: object) -> str | int | float | Decimal:
     """A value ready for a CSV (or spreadsheet) cell: on one line, and never read as a formula.
 
-    Numbers stay numbers (a negative amount is not a formula); text whose first non-blank character could start a formula
-    (``= + - @``, tab, carriage return, or their full-width forms) gets a leading apostrophe.
+    Numbers stay numbers (a negative amount is not a formula); text whose first non-blank
+    character could start a formula (``= + - @``, tab, carriage return, or their full-width
+    forms) gets a leading apostrophe.
     """
     if value is None:
         return ""
