@@ -191,6 +191,10 @@ class ListDefinition:
     def sort_by_key(self) -> dict[str, SortOption]:
         return {option.key: option for option in self.sorts}
 
+    def filter(self, name: str) -> Filter:
+        """The filter declared under ``name`` (KeyError when there is none)."""
+        return {flt.name: flt for flt in self.filters}[name]
+
     def state(self, args: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None) -> ListState:
         """Parse the query string (``request.args`` by default). ``defaults`` apply to a
         filter whose parameter is absent (a queue that shows pending items unless asked)."""

@@ -212,6 +212,8 @@ PATHS = {
         _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
                "Only this role."),
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
+        _query("two_factor", {"type": "string", "enum": ["true", "false"]},
+               "Only accounts with (true) or without (false) a second factor."),
         INSTITUTION_FILTER, _query("q", SEARCH, "Part of the e-mail or name.")]),
     "/users/{user_id}": _detail("One account", "User", "user_id"),
 }
