@@ -19,14 +19,16 @@ TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
 STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
-# Text may hold tabs and line breaks, never other control characters.
-NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
-SEARCH = {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS}
+# Text may hold tabs and line breaks, never other control characters (C0, DEL, C1), as
+# app.inputs refuses them; a query parameter holds no tab or line break either.
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+ONE_LINE = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+SEARCH = {"type": "string", "maxLength": 100, "pattern": ONE_LINE}
 # A rejection's reason: at least 3 characters once the spaces around it are trimmed (str.strip's
 # whitespace, spelled out: JavaScript's \s differs), and no control characters.
-_SPACE = "\\t\\n\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
-_NOT_SPACE = "[^\\x00-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-REASON_PATTERN = f"^[{_SPACE}]*{_NOT_SPACE}[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]+{_NOT_SPACE}[{_SPACE}]*$"
+_SPACE = "\\t\\n\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_NOT_SPACE = "[^\\x00-\\x20\\x7f-\\x9f\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+REASON_PATTERN = f"^[{_SPACE}]*{_NOT_SPACE}[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]+{_NOT_SPACE}[{_SPACE}]*$"
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:
