@@ -103,11 +103,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, platform, search, settings, users
+    from app import api, audit, auth, backups, dashboard, jobs, platform, search, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (auth, dashboard, users, platform, settings, audit, backups, api, search):
+    for feature in (jobs, auth, dashboard, users, platform, settings, audit, backups, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)

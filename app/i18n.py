@@ -12,11 +12,10 @@ from flask import Blueprint, Flask, current_app, flash, has_request_context, red
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+# Up a layer, on purpose: the language switch is a view, and every view declares who may use it at the view.
+from app.access_rules import public
 from app.extensions import babel
 from app.inputs import safe_next_url
-
-# Up a layer, on purpose: the language switch is a view, and every view declares who may use it at the view.
-from app.security.access import public
 
 bp = Blueprint("i18n", __name__)
 

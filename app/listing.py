@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app import inputs
+from app import escaping, inputs
 from app.errors import render_error
 from app.extensions import db
 from app.inputs import InvalidInput
@@ -31,7 +31,6 @@ from app.pagination import DEFAULT_PAGE_SIZE, InvalidCursor, Keyset, Page
 EXPORT_BATCH = 1000
 MAX_AMOUNT = 10**15
 _SEPARATORS = re.compile(r"[\s.,_]|^(rp|idr)", re.I)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Filter:
@@ -192,6 +191,10 @@ class ListDefinition:
     def sort_by_key(self) -> dict[str, SortOption]:
         return {option.key: option for option in self.sorts}
 
+    def filter(self, name: str) -> Filter:
+        """The filter declared under ``name`` (KeyError when there is none)."""
+        return {flt.name: flt for flt in self.filters}[name]
+
     def state(self, args: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None) -> ListState:
         """Parse the query string (``request.args`` by default). ``defaults`` apply to a
         filter whose parameter is absent (a queue that shows pending items unless asked)."""
@@ -281,16 +284,13 @@ def count_export() -> None:
 
 
 def csv_cell(value) -> object:
-    """A CSV cell that spreadsheets will not run as a formula; times in the display zone."""
-    if value is None:
-        return ""
+    """A list export's cell: times in the display zone, yes/no for booleans, and the shared
+    guard (app.escaping.csv_cell: one line, never a formula) for everything else."""
     if isinstance(value, datetime):
         return value.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).isoformat(timespec="seconds")
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return escaping.csv_cell(value)
 
 
 def wants_csv() -> bool:

@@ -19,10 +19,11 @@ TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
 STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
-# What the input guard (app/inputs.py) refuses: in a query every C0/C1 control and line
-# separator; in a JSON text tabs and line breaks are allowed, other controls never.
-NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
-SEARCH = {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS}
+# Text may hold tabs and line breaks, never other control characters (C0, DEL, C1), as
+# app.inputs refuses them; a query parameter holds no tab or line break either.
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+ONE_LINE = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+SEARCH = {"type": "string", "maxLength": 100, "pattern": ONE_LINE}
 # A rejection's reason: at least 3 characters once the spaces around it are trimmed (str.strip's
 # whitespace, spelled out: JavaScript's \s differs), and no control characters.
 _SPACE = "\\t\\n\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
@@ -213,6 +214,8 @@ PATHS = {
         _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
                "Only this role."),
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
+        _query("two_factor", {"type": "string", "enum": ["true", "false"]},
+               "Only accounts with (true) or without (false) a second factor."),
         INSTITUTION_FILTER, _query("q", SEARCH, "Part of the e-mail or name.")]),
     "/users/{user_id}": _detail("One account", "User", "user_id"),
 }

@@ -11,6 +11,7 @@ from sqlalchemy import Select
 
 from app.api.auth import ApiError
 from app.inputs import digits
+from app.listing import ChoiceFilter, ListDefinition
 from app.pagination import InvalidCursor, Keyset
 
 DEFAULT_LIMIT = 50
@@ -61,6 +62,27 @@ def text(name: str, max_length: int = 100) -> str | None:
     if has_control_characters(raw):
         raise invalid(name, _("Control characters are not allowed."))
     return raw.strip() or None
+
+
+def list_filters(definition: ListDefinition, names: dict[str, str], *, booleans: tuple[str, ...] = ()) -> dict:
+    """The values of a list page's filters (app.listing), read from the API's parameters, for the
+    same service query as the page. ``names`` maps an API parameter to its filter; a parameter in
+    ``booleans`` takes true/false for a filter of two choices (true is the first). Text, whole
+    numbers and choices are checked like every API parameter; the allowed choices are the filter's.
+    """
+    values: dict[str, object] = {}
+    for param, name in names.items():
+        flt = definition.filter(name)
+        if not isinstance(flt, ChoiceFilter):
+            values[name] = text(param)
+        elif flt.integer:
+            values[name] = integer(param)
+        elif param in booleans:
+            flag = boolean(param)
+            values[name] = None if flag is None else flt.choices[0 if flag else 1][0]
+        else:
+            values[name] = choice(param, tuple(value for value, _label in flt.choices))
+    return values
 
 
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")

@@ -10,14 +10,12 @@ from __future__ import annotations
 from flask import g
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_
 
 from app.api import bp, serializers
 from app.api.auth import ApiError
 from app.api.cache import cached_read
-from app.api.params import boolean, choice, integer, page, text, timestamp
+from app.api.params import boolean, choice, integer, list_filters, page, text, timestamp
 from app.auth import two_factor
-from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.pagination import Keyset
 from app.platform.labels import STATUS_CHOICES
@@ -26,7 +24,8 @@ from app.platform.services import institutions, queues
 from app.security.access import Permission, api_token, institution_scope
 from app.security.actor import actor_from_request
 from app.users import administration
-from app.users.models import Role, User
+from app.users import lists as user_lists
+from app.users.models import User
 
 MAX_ID = 2**31 - 1
 STATUSES = tuple(value for value, _label in STATUS_CHOICES)
@@ -124,19 +123,12 @@ def _users_with_two_factor(rows: list[User]) -> list[dict]:
 @bp.get("/users")
 @api_token("read", Permission.MANAGE_USERS)
 def user_list():
-    """Accounts the token's user may see in user administration (not cached: they hold e-mail addresses)."""
-    query = administration.visible_users(actor_from_request())
-    if (role := choice("role", tuple(r.value for r in Role))) is not None:
-        query = query.where(User.role == role)
-    if (active := boolean("active")) is not None:
-        query = query.where(User.is_active_account.is_(active))
-    if (institution_id := integer("institution_id", maximum=MAX_ID)) is not None:
-        query = query.where(User.institution_id == institution_id)
-    if (search := text("q")) is not None:
-        pattern = contains_pattern(search.lower())
-        query = query.where(or_(func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
-                                func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE)))
-    body = page(query, Keyset((User.id,)), lambda row: row)
+    """Accounts the token's user may see in user administration (not cached: they hold e-mail
+    addresses), filtered by the user list page's own filters (app.users.lists)."""
+    values = list_filters(user_lists.USERS, {"q": "q", "role": "role", "active": "active",
+                                             "two_factor": "two_factor", "institution_id": "institution"},
+                          booleans=("active", "two_factor"))
+    body = page(user_lists.search(actor_from_request(), values), Keyset((User.id,)), lambda row: row)
     body["data"] = _users_with_two_factor(body["data"])
     return body
 

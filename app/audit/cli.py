@@ -16,8 +16,8 @@ import click
 from flask.cli import AppGroup
 
 from app.audit import integrity, retention
-from app.audit.escaping import one_line
 from app.database import transaction, utcnow
+from app.escaping import one_line
 from app.security.actor import Actor
 from app.settings import services as settings
 from app.settings.definitions import BY_KEY

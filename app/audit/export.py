@@ -18,11 +18,11 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, Select, literal_column, select
 
 from app.audit import services as audit
-from app.audit.escaping import csv_cell, json_line
 from app.audit.filters import AuditFilter
 from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog
 from app.audit.queries import criteria
 from app.database import utcnow
+from app.escaping import csv_cell, json_line
 from app.extensions import db
 from app.security.actor import Actor
 

@@ -21,9 +21,9 @@ from sqlalchemy import event, insert, inspect, select, text
 
 from app import database
 from app.audit.chain import HASHED_FIELDS, encode_fields, hash_of, timestamp_text
-from app.audit.escaping import one_line
 from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
+from app.escaping import one_line
 from app.extensions import db
 from app.security.actor import Actor, actor_from_request
 

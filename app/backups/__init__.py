@@ -15,8 +15,12 @@ def init_app(app) -> None:
     jobs load here, not when the package is imported, so services and models import without views."""
     from app.backups import jobs, routes  # noqa: F401  (routes add to bp; jobs register themselves)
     from app.backups.catalogue import last_restore_drill, newest_verified_backup
+    from app.backups.jobs import JOB_PREFIX
+    from app.backups.messages import as_json
+    from app.jobs.progress import describe_with
     from app.observability.gauges import register_gauge
 
     app.register_blueprint(bp)
+    describe_with(JOB_PREFIX, as_json)  # the wording of GET /jobs/<id> for backup jobs
     register_gauge("backup_age", newest_verified_backup)
     register_gauge("restore_drill", last_restore_drill)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from app.audit import services as audit
@@ -109,11 +109,3 @@ def restore(backup_id: str):
     return render_template("backups/restore.html", backup=backup, plan=plan, form=form,
                            running=jobs.active(JOB_PREFIX)), status
 
-
-@bp.get("/jobs/<job_id>")
-@requires(Permission.MANAGE_BACKUPS)
-def job_status(job_id: str):
-    record = jobs.get(job_id) if job_id.replace("-", "").isalnum() else None
-    if record is None or not record.name.startswith(JOB_PREFIX):
-        return jsonify(error={"code": "unknown_job", "message": _("There is no such job.")}), 404
-    return jsonify(messages.as_json(record))

@@ -3,8 +3,24 @@
 With Redis configured (``JOBS_BACKEND=rq``, the default when ``REDIS_URL`` is set) a job
 goes to an RQ queue and a worker (``flask jobs worker``) runs it; without Redis it runs in
 a thread of the process that enqueued it. Either way the API is the same
-(:mod:`app.jobs.services`): register a function with ``@job("feature.action")``, call
-``enqueue(name, actor, **params)``, read ``get(job_id)``; the function reports progress
+(:mod:`app.jobs.services`, the service layer): register a function with ``@job("feature.action")``,
+call ``enqueue(name, actor, **params)``, read ``get(job_id)``; the function reports progress
 through its :class:`~app.jobs.services.JobContext`. Progress lives in Redis, or in files
 under ``instance/jobs`` without it, so every worker (and a reloaded page) can read it.
+
+The UI layer every feature's jobs share: ``GET /jobs/<id>`` (:mod:`app.jobs.routes`) answers
+the job's owner with its progress as JSON (a feature adds its own wording through
+:func:`app.jobs.progress.describe_with`), ``templates/_partials/job_progress.html`` shows it,
+and ``static/js/jobs.js`` keeps it current while the job runs.
 """
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("jobs", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the job status endpoint (routes load here, so services import without views)."""
+    from app.jobs import routes  # noqa: F401  (routes add to bp)
+
+    app.register_blueprint(bp)

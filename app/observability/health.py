@@ -7,10 +7,9 @@ import time
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from app.extensions import db
-
 # Up a layer, on purpose: the probes are views, and every view declares who may use it at the view.
-from app.security.access import public
+from app.access_rules import public
+from app.extensions import db
 
 bp = Blueprint("health", __name__)
 

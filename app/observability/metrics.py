@@ -20,10 +20,9 @@ import os
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
-from app.observability.gauges import DomainCollector
-
 # Up a layer, on purpose: /metrics is a view, and every view declares who may use it at the view.
-from app.security.access import public
+from app.access_rules import public
+from app.observability.gauges import DomainCollector
 
 PREFIX = "saintara_"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

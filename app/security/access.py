@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
+from app.access_rules import AccessRule, UndeclaredAccess, _declare, access_rule, public, signed_in
 from app.extensions import login_manager
 from app.security.actor import Actor
 from app.security.roles import Role
+
+__all__ = ["AccessRule", "Permission", "UndeclaredAccess", "access_rule", "api_token", "has_permission",
+           "public", "requires", "signed_in"]
 
 
 class Permission(enum.StrEnum):
@@ -52,44 +55,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-@dataclass(frozen=True)
-class AccessRule:
-    kind: str  # "public", "signed_in", "permission" or "token"
-    permissions: frozenset[Permission] = frozenset()
-    scope: str | None = None  # token rules: the API token scope needed ("read" or "write")
-
-    def describe(self) -> str:
-        if self.kind == "permission":
-            return "requires " + ", ".join(sorted(p.value for p in self.permissions))
-        if self.kind == "token":
-            return f"API token ({self.scope}) " + ", ".join(sorted(p.value for p in self.permissions))
-        return self.kind
-
-
-_ATTR = "__access_rule__"
-
-
-class UndeclaredAccess(RuntimeError):
-    """A view was registered without an access declaration."""
-
-
-def _declare(view: Callable, rule: AccessRule) -> Callable:
-    if hasattr(view, _ATTR):
-        raise UndeclaredAccess(f"{view.__qualname__} declares access twice")
-    setattr(view, _ATTR, rule)
-    return view
-
-
-def public(view: Callable) -> Callable:
-    """Anyone, signed in or not, may use this view."""
-    return _declare(view, AccessRule("public"))
-
-
-def signed_in(view: Callable) -> Callable:
-    """Any signed-in user (customers included) may use this view."""
-    return _declare(view, AccessRule("signed_in"))
-
-
 def requires(*permissions: Permission) -> Callable[[Callable], Callable]:
     """Only users whose role grants every one of ``permissions`` may use this view."""
 
@@ -109,10 +74,6 @@ def api_token(scope: str, *permissions: Permission) -> Callable[[Callable], Call
         return _declare(view, AccessRule("token", frozenset(permissions), scope))
 
     return decorator
-
-
-def access_rule(view: Callable | None) -> AccessRule | None:
-    return getattr(view, _ATTR, None)
 
 
 def has_permission(user, permission: Permission) -> bool:

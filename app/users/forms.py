@@ -25,22 +25,6 @@ def _optional_int(value):
         return -1  # not a choice: the SelectField reports it
 
 
-class UserFilterForm(Form):
-    """The filter bar of the user list (a GET form: no CSRF token)."""
-
-    class Meta:
-        csrf = False
-
-    q = StringField(_l("Search"), validators=[Optional(), Length(max=100)],
-                    render_kw={"placeholder": _l("E-mail or name"), "type": "search"})
-    role = SelectField(_l("Role"), validators=[Optional()])
-    active = SelectField(_l("Status"), validators=[Optional()],
-                         choices=options([("", _l("Any")), ("yes", _l("Active")), ("no", _l("Deactivated"))]))
-    two_factor = SelectField(_l("Two-factor"), validators=[Optional()],
-                             choices=options([("", _l("Any")), ("on", _l("Set up")), ("off", _l("Not set up"))]))
-    institution = SelectField(_l("Institution"), validators=[Optional()], coerce=_optional_int)
-
-
 class _AccountFields(Form):
     display_name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=120)],
                                render_kw={"autocomplete": "off"})

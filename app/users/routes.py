@@ -6,31 +6,24 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, or_
 
 from app.auth import policy, two_factor
-from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
-from app.inputs import digits
+from app.listing import wants_csv
 from app.mail import public_url
-from app.pagination import Keyset
 from app.security.access import Permission, has_permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import stepped_up_recently
-from app.users import account_sessions, administration, bp, impersonation, invitations, services
+from app.users import account_sessions, administration, bp, impersonation, invitations, lists, services
 from app.users.forms import (
     EditUserForm,
     ImpersonateForm,
     InviteUserForm,
     ReasonForm,
-    UserFilterForm,
     VersionForm,
-    options,
 )
+from app.users.lists import USERS
 from app.users.models import Role, TokenPurpose, User
-
-USER_ORDER = Keyset((User.email, User.id), descending=False)
-PAGE_SIZE = 50
 
 
 def visible_or_404(user_id: int) -> User:
@@ -56,41 +49,20 @@ def reset_link(token: str) -> str:
     return public_url("auth.reset_password", token=token)
 
 
-def _filtered(args):
-    query = administration.visible_users(actor_from_request())
-    text = (args.get("q") or "").strip().lower()[:100]
-    if text:
-        pattern = contains_pattern(text)
-        query = query.where(or_(func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
-                                func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE)))
-    if args.get("role") in {r.value for r in Role}:
-        query = query.where(User.role == args["role"])
-    if args.get("active") in ("yes", "no"):
-        query = query.where(User.is_active_account.is_(args["active"] == "yes"))
-    if args.get("two_factor") == "on":
-        query = query.where(two_factor.enabled_clause())
-    elif args.get("two_factor") == "off":
-        query = query.where(~two_factor.enabled_clause())
-    institution = args.get("institution", "")
-    if digits(institution, 9):
-        query = query.where(User.institution_id == int(institution))
-    return query
-
-
 @bp.get("/users")
 @requires(Permission.MANAGE_USERS)
 def index():
-    """Users, alphabetically by e-mail, with search, filters and keyset paging."""
-    filters = UserFilterForm(request.args)
+    """Users, alphabetically by e-mail, with search, filters, sortable columns, keyset paging and CSV."""
+    state = USERS.state()
+    query = lists.search(actor_from_request(), state.values)
     scoped_to_institution = current_user.role_enum is Role.INSTITUTION_ADMIN
-    filters.role.choices = options([("", _("Any"))] + [(r.value, r.label) for r in Role])
-    filters.institution.choices = options([(None, _("Any"))]
-                                          + ([] if scoped_to_institution else services.institution_choices()))
-    page = USER_ORDER.page(_filtered(request.args), cursor=request.args.get("cursor"),
-                           direction=request.args.get("dir", "next"), size=PAGE_SIZE)
-    enabled = two_factor.enabled_user_ids([u.id for u in page.items])
-    return render_template("users/index.html", page=page, filters=filters, enabled=enabled,
-                           scoped_to_institution=scoped_to_institution)
+    if wants_csv():
+        return USERS.csv_response(query, state, "users")
+    page = USERS.page(query, state)
+    return render_template("users/index.html", state=state, page=page,
+                           enabled=two_factor.enabled_user_ids([u.id for u in page.items]),
+                           choices={"institution": [] if scoped_to_institution else services.institution_choices()},
+                           hidden=lists.INSTITUTION_SCOPED_OUT if scoped_to_institution else ())
 
 
 @bp.get("/users/<int:user_id>")

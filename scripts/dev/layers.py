@@ -5,7 +5,7 @@
 
 Layers, lowest first (a module may import its own layer and those below):
 
-- foundation: configuration, extensions, database plumbing, input parsing, paging and lists,
+- foundation: configuration, extensions, view access declarations, database plumbing, input parsing, paging and lists,
   translations, mail, cache helpers, error pages, observability, background jobs;
 - core: security (roles, scope, limits), the audit log, system settings;
 - domain: users, sign-in, the platform's data, backups;
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
-    "foundation": ("config", "extensions", "database", "events", "formatting", "inputs", "pagination", "listing",
-                   "i18n", "mail", "caching", "errors", "observability", "jobs"),
+    "foundation": ("config", "extensions", "access_rules", "database", "escaping", "events", "formatting", "inputs",
+                   "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "audit", "settings"),
     "domain": ("users", "auth", "platform", "backups"),
     "surfaces": ("dashboard", "search", "api"),

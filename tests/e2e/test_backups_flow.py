@@ -53,7 +53,7 @@ RECORD_POLLS = """
 const realFetch = window.fetch;
 window.fetch = async (...args) => {
   const response = await realFetch(...args);
-  if (String(args[0]).includes("/backups/jobs/")) {
+  if (String(args[0]).includes("/jobs/")) {
     const seen = JSON.parse(sessionStorage.getItem("polls") || "[]");
     seen.push(await response.clone().json());
     sessionStorage.setItem("polls", JSON.stringify(seen));

@@ -102,7 +102,8 @@ class Sweep:
             self.record(endpoint, method, url, kwargs, f"{type(exc).__name__} at {where_raised(exc)}",
                         str(exc)[:160])
             return None
-        body = response.get_data().decode("utf-8", "replace")  # binary answers too (/favicon.ico)
+        binary = not (response.mimetype.startswith("text/") or response.is_json)  # the favicon, a download
+        body = "" if binary else response.get_data(as_text=True)
         response.close()
         if response.status_code >= 500:
             self.record(endpoint, method, url, kwargs, f"status {response.status_code}")

@@ -320,3 +320,17 @@ def test_tokens_of_users_overdue_for_two_factor_are_refused(app, db, make_user, 
     db.session.commit()
     refused = app.test_client().get("/api/v1/me", headers=bearer(plain))
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "two_factor_required"
+
+
+def test_users_endpoint_uses_the_user_list_pages_filters(app, db, make_user, make_token):
+    admin = make_token(make_user(Role.ADMIN, email="lead@example.com"))
+    secured = make_user(Role.ADMIN, email="secured@example.com", with_2fa=True)
+    client = app.test_client()
+    on = client.get("/api/v1/users?two_factor=true&limit=200", headers=bearer(admin)).get_json()["data"]
+    off = client.get("/api/v1/users?two_factor=false&limit=200", headers=bearer(admin)).get_json()["data"]
+    assert [u["id"] for u in on] == [secured.id] and secured.id not in {u["id"] for u in off}
+    for query, field in (("two_factor=on", "two_factor"), ("role=nobody", "role"),
+                         ("institution_id=x", "institution_id"), ("q=a%01b", "q")):
+        response = client.get(f"/api/v1/users?{query}", headers=bearer(admin))
+        error = response.get_json()["error"]
+        assert response.status_code == 400 and error["code"] == "validation_error" and set(error["fields"]) == {field}

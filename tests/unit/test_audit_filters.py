@@ -6,8 +6,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.audit.display import approximate, change_rows
-from app.audit.escaping import csv_cell, json_line, one_line
 from app.audit.filters import DEFAULT_PAGE_SIZE, parse_filter, parse_page_size
+from app.escaping import csv_cell, json_line, one_line
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_back_up_now_runs_in_the_background_and_reports(app, root):
     job_id = newest_job_id()
     record = wait_for_job(job_id)
     assert record.state == "succeeded" and record.actor["email"] == "root@example.com"
-    status = client.get(f"/backups/jobs/{job_id}").get_json()
+    status = client.get(f"/jobs/{job_id}").get_json()
     assert status["finished"] and status["ok"] and status["percent"] == 100 and status["title"] == "Backup"
     assert re.fullmatch(r"Backup \S+ was created and verified\. The restore drill passed\.", status["message"])
     page = client.get("/backups/").get_data(as_text=True)
@@ -67,7 +67,7 @@ def test_back_up_now_runs_in_the_background_and_reports(app, root):
     # In Indonesian too.
     client.post("/language", data={"lang": "id", "next": "/backups/",
                                    "csrf_token": csrf_token_from(client.get("/backups/").get_data(as_text=True))})
-    assert "dibuat dan diverifikasi" in client.get(f"/backups/jobs/{job_id}").get_json()["message"]
+    assert "dibuat dan diverifikasi" in client.get(f"/jobs/{job_id}").get_json()["message"]
 
 
 def test_a_running_job_is_shown_after_a_reload_and_blocks_a_second_one(app, root):
@@ -81,11 +81,11 @@ def test_a_running_job_is_shown_after_a_reload_and_blocks_a_second_one(app, root
     post(client, "/backups/create")
     assert "Another backup operation is running" in client.get("/backups/").get_data(as_text=True)
     assert newest_job_id() == running.id
-    status = client.get(f"/backups/jobs/{running.id}").get_json()
+    status = client.get(f"/jobs/{running.id}").get_json()
     assert status == {**status, "state": "running", "percent": 42.5, "finished": False, "message": "",
                       "stage_label": "Dumping the database"}
-    assert client.get("/backups/jobs/nope").status_code == 404
-    assert client.get("/backups/jobs/20260101T000000-00000000").get_json()["error"]["code"] == "unknown_job"
+    assert client.get("/jobs/nope").status_code == 404
+    assert client.get("/jobs/20260101T000000-00000000").get_json()["error"]["code"] == "unknown_job"
 
 
 def test_verify_and_drill_buttons(app, root):
@@ -100,7 +100,7 @@ def test_verify_and_drill_buttons(app, root):
     manifest = read_manifest(app, backup_id)
     write_manifest(app, backup_id, {**manifest, "tables": {**manifest["tables"], "customers": 99}})
     post(client, f"/backups/{backup_id}/drill")
-    failed = client.get(f"/backups/jobs/{wait_for_job(newest_job_id()).id}").get_json()
+    failed = client.get(f"/jobs/{wait_for_job(newest_job_id()).id}").get_json()
     assert not failed["ok"] and "customers: 10 rows instead of 99" in failed["message"]
     assert post(client, "/backups/20990101T000000Z-abcdef/verify").status_code == 404
 
@@ -141,7 +141,7 @@ def test_restore_asks_for_step_up_shows_what_changes_and_wants_the_typed_id(app,
     record = wait_for_job(newest_job_id())
     assert record.outcome == "restored", record.error
     assert table_contents()["customers"] == expected
-    message = client.get(f"/backups/jobs/{record.id}").get_json()["message"]
+    message = client.get(f"/jobs/{record.id}").get_json()["message"]
     assert message.startswith(f"Backup {backup_id} was restored.") and record.result["safety_id"] in message
 
 

@@ -125,7 +125,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "backups.drill": SUPERADMIN_ONLY,
     "backups.download": SUPERADMIN_ONLY,
     "backups.restore": SUPERADMIN_ONLY,
-    "backups.job_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},  # the sample job does not exist
+    "jobs.status": {**dict.fromkeys(ROLES, MISSING), "anonymous": LOGIN},  # the sample job does not exist
     # the JSON API: the API answers 401 to every session, whatever its role
     "metrics.scrape": BEARER,
     "api.openapi_document": ALL_OK,

@@ -44,9 +44,8 @@ def test_list_searches_filters_and_pages(db, client, make_user, make_institution
     assert "boss@example.com" in emails_on(client.get("/users?two_factor=off"))
     assert emails_on(client.get(f"/users?institution={bank.id}&role=customer")) == ["ayu@example.com",
                                                                                      "budi@example.com"]
-    from app.users import routes
 
-    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    monkeypatch.setitem(client.application.config, "LIST_PAGE_SIZE", 2)
     first = client.get("/users")
     assert emails_on(first) == ["ayu@example.com", "boss@example.com"]
     next_link = re.search(r'rel="next" href="([^"]+)"', first.get_data(as_text=True)).group(1).replace("&amp;", "&")
@@ -253,3 +252,22 @@ def test_user_model_queries(db, make_user):
     assert not administration.can_see(Actor.for_user(customer), admin)
     assert administration.grantable_roles(Actor.system("t")) == []  # a role-less actor grants nothing
     assert isinstance(db.session.get(User, admin.id), User)
+
+
+def test_list_sorts_exports_csv_and_hides_scoped_filters(db, client, make_user, make_institution, login_as,
+                                                         client_for):
+    bank = make_institution(name="Bank Satu")
+    admin = make_user(Role.SUPERADMIN, email="boss@example.com", display_name="Zed")
+    make_user(Role.CUSTOMER, email="ayu@example.com", display_name="=cmd()", institution=bank)
+    login_as(admin)
+    assert emails_on(client.get("/users?sort=name&order=asc")) == ["ayu@example.com", "boss@example.com"]
+    assert emails_on(client.get("/users?sort=email&order=desc")) == ["boss@example.com", "ayu@example.com"]
+    page = client.get("/users?role=nobody")
+    assert page.status_code == 200 and 'data-testid="filter-error"' in page.get_data(as_text=True)
+    export = client.get("/users?format=csv&role=customer", buffered=True)
+    assert export.mimetype == "text/csv"
+    lines = export.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("id,email,display_name,role,institution") and len(lines) == 2
+    assert "ayu@example.com,'=cmd()" in lines[1]  # the shared CSV-injection guard
+    html = client_for(make_user(Role.INSTITUTION_ADMIN, institution=bank)).get("/users").get_data(as_text=True)
+    assert 'name="two_factor"' in html and 'name="role"' not in html and 'name="institution"' not in html

@@ -1,12 +1,15 @@
 """Stored values made safe for line-based outputs: CSV and JSON Lines exports, server logs.
 
-Audit entries hold whatever people typed (descriptions, names, user agents). A line
-break inside such a value must never start a new line of an export or of a log, where
-it could forge a record; a cell that starts like a formula must never be evaluated by a
-spreadsheet.
+The one guard every export uses (the audit log's exports and the CSV of every list page,
+app.listing). Stored values hold whatever people typed (descriptions, names, user agents).
+A line break inside such a value must never start a new line of an export or of a log,
+where it could forge a record; a cell that starts like a formula must never be evaluated
+by a spreadsheet.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 # Every character that str.splitlines() (and so most line-based tools) treats as a line end.
 _LINE_BREAKS = {
@@ -24,11 +27,16 @@ def one_line(value: object) -> str:
     return str(value).translate(_LINE_BREAK_TABLE)
 
 
-def csv_cell(value: object) -> str | int:
-    """A value ready for a CSV cell: on one line, and never read as a formula."""
+def csv_cell(value: object) -> str | int | float | Decimal:
+    """A value ready for a CSV (or spreadsheet) cell: on one line, and never read as a formula.
+
+    Numbers stay numbers (a negative amount is not a formula); text whose first non-blank
+    character could start a formula (``= + - @``, tab, carriage return, or their full-width
+    forms) gets a leading apostrophe.
+    """
     if value is None:
         return ""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return value
     text = one_line(value)
     if text.lstrip(" ").startswith(_FORMULA_STARTS):

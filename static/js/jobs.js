@@ -1,13 +1,11 @@
-// The backups page: keeps the progress of a running backup job current by polling its
-// JSON status, and reloads the page when the job ends (the list then shows the result).
-// Loaded as a file: the Content-Security-Policy forbids inline script.
+// Background job progress (templates/_partials/job_progress.html): keeps each running job's
+// panel current by polling its JSON status (GET /jobs/<id>), and reloads the page when the
+// job ends (the page then shows the result). Loaded as a file: the Content-Security-Policy
+// forbids inline script.
 "use strict";
 
 (() => {
-  const panel = document.querySelector("[data-job-url]");
-  if (!panel || panel.dataset.jobActive !== "true") {
-    return;
-  }
+function watchJob(panel) {
   const bar = panel.querySelector("[data-job-progress]");
   const percent = panel.querySelector("[data-job-percent]");
   const stage = panel.querySelector("[data-job-stage]");
@@ -47,4 +45,7 @@
   }
 
   window.setTimeout(poll, 500);
+}
+
+document.querySelectorAll("[data-job-url][data-job-active='true']").forEach(watchJob);
 })();
