@@ -169,11 +169,10 @@ def test_keyset_paging_and_filters_on_postgres(db, client, make_user, make_insti
     for n in range(7):
         make_user(Role.CUSTOMER, email=f"cust{n:02d}@example.com", institution=bank, with_2fa=n % 2 == 0)
     login_as(boss)
-    from app.users import routes
-
     seen = []
     url = f"/users?institution={bank.id}&two_factor=on"
-    routes_size, routes.PAGE_SIZE = routes.PAGE_SIZE, 2
+    size = client.application.config.get("LIST_PAGE_SIZE")
+    client.application.config["LIST_PAGE_SIZE"] = 2
     try:
         while url:
             page = client.get(url).get_data(as_text=True)
@@ -181,5 +180,8 @@ def test_keyset_paging_and_filters_on_postgres(db, client, make_user, make_insti
             found = re.search(r'rel="next" href="([^"]+)"', page)
             url = found.group(1).replace("&amp;", "&") if found else None
     finally:
-        routes.PAGE_SIZE = routes_size
+        if size is None:
+            client.application.config.pop("LIST_PAGE_SIZE")
+        else:
+            client.application.config["LIST_PAGE_SIZE"] = size
     assert seen == [f"cust{n:02d}@example.com" for n in (0, 2, 4, 6)]

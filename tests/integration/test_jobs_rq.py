@@ -30,7 +30,7 @@ def test_a_backup_queued_by_the_page_runs_in_an_rq_worker(app):
     token = csrf_token_from(client.get("/backups/").get_data(as_text=True))
     assert client.post("/backups/create", data={"csrf_token": token}).status_code == 302
     job_id = jobs.recent("backups.")[0].id
-    queued = client.get(f"/backups/jobs/{job_id}").get_json()
+    queued = client.get(f"/jobs/{job_id}").get_json()
     assert queued["state"] == "queued" and queued["stage_label"] == "Waiting for a background worker…"
     page = client.get("/backups/").get_data(as_text=True)
     assert 'data-job-active="true"' in page and "Waiting for a background worker" in page
@@ -40,7 +40,7 @@ def test_a_backup_queued_by_the_page_runs_in_an_rq_worker(app):
     assert worker.returncode == 0, worker.stderr
     assert f"Worker listening on queue {app.config['JOBS_QUEUE']!r} (burst)" in worker.stdout
 
-    done = client.get(f"/backups/jobs/{job_id}").get_json()  # written by the worker, read here
+    done = client.get(f"/jobs/{job_id}").get_json()  # written by the worker, read here
     assert done["state"] == "succeeded" and done["ok"] and done["percent"] == 100
     backup = catalogue.get_backup(done["backup_id"])
     assert backup.status == "drilled" and backup.created_by == "root@example.com"
