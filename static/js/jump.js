@@ -30,6 +30,8 @@
     return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
   }
 
+  let opened = false;
+
   function open() {
     if (dialog.classList.contains("show")) {
       input.select();
@@ -212,9 +214,18 @@
     input.select();
   });
 
+  // Bootstrap adds "show" only once the backdrop has faded in, so the dialog's own state says
+  // whether it is open: a close that finishes after the box was opened again must not touch it.
+  dialog.addEventListener("show.bs.modal", () => {
+    opened = true;
+  });
+  dialog.addEventListener("hide.bs.modal", () => {
+    opened = false;
+  });
+
   dialog.addEventListener("hidden.bs.modal", () => {
-    if (dialog.classList.contains("show")) {
-      return; // opened again while the backdrop was still fading: this close is over, keep the new opener
+    if (opened) {
+      return; // opened again while this close was finishing: keep the new opener
     }
     window.clearTimeout(timer);
     if (controller) {
