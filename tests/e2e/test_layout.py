@@ -3,12 +3,10 @@ page-level horizontal scroll with the key columns of each row in view (stacked r
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD
+from tests.e2e.test_backups_flow import sign_in  # the superadmin, landing on the dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +23,6 @@ LIST_PAGES = {
     "/account/api-tokens": [".stack-title", "td[data-label='Status']"],
     "/account/sessions": [".stack-title", "td[data-label='Last seen']"],
 }
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail", exact=True).fill(SUPERADMIN_EMAIL)
-    page.get_by_label("Password").fill(SUPERADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
 
 
 def in_view(page: Page, locator) -> bool:
