@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 
 from app.api import bp, serializers
 from app.api.auth import ApiError
-from app.api.params import has_control_characters, json_body
+from app.api.params import json_body
 from app.api.reads import MAX_ID, not_found
+from app.inputs import has_control_characters
 from app.platform.services import NotVisible
 from app.platform.services import decisions as service
 from app.security.access import Permission, api_token
@@ -27,7 +28,7 @@ def _decision_input() -> tuple[str | None, int | None]:
         raise ApiError(400, "validation_error", _("Unknown field: %(name)s.", name=unknown[0]),
                        fields={unknown[0]: _("Unknown field.")})
     reason, version = body.get("reason"), body.get("expected_version")
-    if reason is not None and (not isinstance(reason, str) or has_control_characters(reason)):
+    if reason is not None and (not isinstance(reason, str) or has_control_characters(reason, multiline=True)):
         raise ApiError(400, "validation_error", _("The reason must be text."),
                        fields={"reason": _("Use text without control characters.")})
     if version is not None and (type(version) is not int or not 1 <= version <= MAX_ID):

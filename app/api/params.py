@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from app.api.auth import ApiError
-from app.inputs import digits
+from app.inputs import digits, has_control_characters
 from app.listing import ChoiceFilter, ListDefinition
 from app.pagination import InvalidCursor, Keyset
 
@@ -49,10 +49,6 @@ def boolean(name: str) -> bool | None:
     if raw not in ("true", "false"):
         raise invalid(name, _("Use true or false."))
     return raw == "true"
-
-
-def has_control_characters(value: str) -> bool:
-    return any(ord(c) < 32 and c not in "\t\n\r" for c in value)
 
 
 def text(name: str, max_length: int = 100) -> str | None:

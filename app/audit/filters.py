@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_utc
 
 from app.audit.models import AuditResult
-from app.inputs import digits, within_calendar
+from app.inputs import digits, has_control_characters, within_calendar
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -24,7 +24,6 @@ MAX_TERMS = 5
 _ACTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _RESOURCE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 # Query arguments that are filters (paging and size are not).
 FILTER_ARGS = ("q", "actor", "actor_id", "action", "resource_type", "resource_id", "since", "until",
@@ -80,7 +79,7 @@ def _text(args, name: str, limit: int, errors: dict) -> str | None:
     if len(value) > limit:
         errors[name] = _l("Use at most %(n)d characters.", n=limit)
         return None
-    if _CONTROL.search(value):
+    if has_control_characters(value):
         errors[name] = _l("Line breaks and control characters are not allowed.")
         return None
     return value
