@@ -26,6 +26,7 @@ from app.audit.models import AuditLog, AuditResult
 from app.audit.queries import criteria
 from app.extensions import db
 from app.inputs import digits
+from app.personal_data import vault
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.security.access import Permission, api_token, institution_scope
 from app.security.actor import actor_from_request
@@ -44,12 +45,15 @@ def _time(value) -> str | None:
 
 
 def entry(row: AuditLog) -> dict:
+    """One entry as the API shows it, personal values revealed (app.personal_data.vault)."""
     return {"id": row.id, "created_at": _time(row.created_at), "action": row.action, "result": row.result,
-            "actor_id": row.actor_id, "actor_email": row.actor_email, "impersonator_id": row.impersonator_id,
-            "impersonator_email": row.impersonator_email, "resource_type": row.resource_type,
-            "resource_id": row.resource_id, "resource_repr": row.resource_repr, "institution_id": row.institution_id,
-            "description": row.description, "changes": row.changes, "ip": row.ip, "user_agent": row.user_agent,
-            "request_id": row.request_id, "prev_hash": row.prev_hash, "hash": row.hash}
+            "actor_id": row.actor_id, "actor_email": vault.reveal(row.actor_email),
+            "impersonator_id": row.impersonator_id, "impersonator_email": vault.reveal(row.impersonator_email),
+            "resource_type": row.resource_type, "resource_id": row.resource_id,
+            "resource_repr": vault.reveal_text(row.resource_repr), "institution_id": row.institution_id,
+            "description": vault.reveal_text(row.description), "changes": vault.reveal_json(row.changes),
+            "ip": row.ip, "user_agent": row.user_agent, "request_id": row.request_id,
+            "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 def _matching(name: str, pattern: re.Pattern) -> str | None:

@@ -1,9 +1,11 @@
-"""How stored audit values are shown on the pages (no queries, no rules)."""
+"""How stored audit values are shown on the pages (sealed personal values revealed, no rules)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+from app.personal_data import vault
 
 _DIFF_KEYS = {"before", "after"}
 
@@ -28,7 +30,8 @@ def show(value) -> str | None:
 
 
 def change_rows(changes) -> list[ChangeRow]:
-    """The rows of the before/after table for an entry's ``changes``."""
+    """The rows of the before/after table for an entry's ``changes`` (sealed values revealed)."""
+    changes = vault.reveal_json(changes)
     if not isinstance(changes, dict):
         return [] if changes is None else [ChangeRow("", None, show(changes), False)]
     rows = []

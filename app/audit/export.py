@@ -19,11 +19,12 @@ from sqlalchemy import Connection, Engine, Select, literal_column, select
 
 from app.audit import services as audit
 from app.audit.filters import AuditFilter
-from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog
+from app.audit.models import CHANGES_TEXT_SQL, TIMESTAMP_TEXT_SQL, AuditAction, AuditLog, canonical_json
 from app.audit.queries import criteria
 from app.database import utcnow
 from app.escaping import csv_cell, json_line
 from app.extensions import db
+from app.personal_data import vault
 from app.security.actor import Actor
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -112,9 +113,36 @@ def chunks(fmt: str, rows) -> Iterator[str]:
     return csv_chunks(rows) if fmt == "csv" else jsonl_chunks(rows)
 
 
+_WHOLE = [COLUMNS.index(name) for name in ("actor_email", "impersonator_email")]
+_TEXT = [COLUMNS.index(name) for name in ("resource_repr", "description")]
+
+
+def revealed(rows, opener: vault.Opener) -> Iterator[tuple]:
+    """``rows`` with their sealed personal values revealed (app.personal_data.vault)."""
+    prefix = vault.PREFIX
+    for row in rows:
+        values = None
+        for index in _WHOLE:
+            if row[index] is not None and row[index].startswith(prefix):
+                values = values or list(row)
+                values[index] = opener.reveal(row[index])
+        for index in _TEXT:
+            if row[index] is not None and prefix in row[index]:
+                values = values or list(row)
+                values[index] = opener.reveal_text(row[index])
+        changes = row[_CHANGES]
+        if changes is not None and prefix in changes:
+            values = values or list(row)
+            values[_CHANGES] = canonical_json(opener.reveal_json(json.loads(changes)))
+        yield row if values is None else tuple(values)
+
+
 def stream(fmt: str, f: AuditFilter, scope: int | None) -> Iterator[str]:
-    """The export of the filter's entries, to be iterated while the response is sent."""
-    return chunks(fmt, stream_rows(export_query(f, scope), db.session.get_bind()))
+    """The export of the filter's entries, to be iterated while the response is sent; personal
+    values are revealed for the reader (keys read through a connection of the export's own)."""
+    bind = db.session.get_bind()
+    opener = vault.Opener(vault.fetch_through(bind))
+    return chunks(fmt, revealed(stream_rows(export_query(f, scope), bind), opener))
 
 
 def record_export(actor: Actor, fmt: str, f: AuditFilter, scope: int | None) -> None:

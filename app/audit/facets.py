@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
 from app.audit.models import AuditAction, AuditLog
 from app.extensions import cache, db
+from app.personal_data import vault
 
 FACET_WINDOW = 100_000
 MAX_ACTORS = 500
@@ -57,11 +58,12 @@ def facets(scope: int | None) -> Facets:
     generation = _cache_call("get", _GENERATION_KEY) or "0"
     key = f"audit:facets:v1:{generation}:{'all' if scope is None else scope}"
     cached = _cache_call("get", key)
-    if isinstance(cached, Facets):
-        return cached
-    built = _build(scope)
-    _cache_call("set", key, built, CACHE_SECONDS)
-    return built
+    if not isinstance(cached, Facets):
+        cached = _build(scope)
+        _cache_call("set", key, cached, CACHE_SECONDS)
+    # The cache holds actors as stored (sealed); they are revealed for this reader only.
+    actors = sorted({vault.reveal(actor) for actor in cached.actors})
+    return replace(cached, actors=tuple(actors))
 
 
 def clear_facet_cache() -> None:

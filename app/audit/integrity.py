@@ -50,7 +50,7 @@ for _name in ("actor_id", "impersonator_id", "institution_id"):
     _RAW_SQL[_name] = {"postgresql": f"{_name}::text", "sqlite": f"CAST({_name} AS TEXT)"}
 
 
-def _chain_sql(dialect: str) -> str:
+def chain_sql(dialect: str) -> str:
     """The chain in id order, timestamps as hashed and ``changes`` as its stored text."""
     columns = (_RAW_SQL[name][dialect] if name in _RAW_SQL else name for name in HASHED_FIELDS)
     return f"SELECT id, prev_hash, hash, {', '.join(columns)} FROM audit_logs ORDER BY id"  # noqa: S608 (constants)
@@ -114,12 +114,12 @@ def chain_rows(batch_size: int = 5000) -> Iterator[tuple]:
     connection = db.session.connection().connection  # the DBAPI connection, inside this transaction
     if dialect == "postgresql":
         with connection.cursor(name=f"audit_chain_{uuid.uuid4().hex[:12]}") as cursor:
-            cursor.execute(_chain_sql(dialect))
+            cursor.execute(chain_sql(dialect))
             yield from _prefetched(lambda: cursor.fetchmany(batch_size))
         return
     cursor = connection.cursor()
     try:
-        cursor.execute(_chain_sql(dialect))
+        cursor.execute(chain_sql(dialect))
         while rows := cursor.fetchmany(batch_size):
             yield from rows
     finally:

@@ -77,6 +77,10 @@ class AuditAction(enum.StrEnum):
     # The JSON API
     API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
     API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
+    # Personal data: sealing the entries written before it, erasure and its re-application after a restore
+    AUDIT_REANCHOR = "AUDIT_REANCHOR"
+    PRIVACY_ERASE = "PRIVACY_ERASE"
+    PRIVACY_LEDGER_REAPPLY = "PRIVACY_LEDGER_REAPPLY"
 
 
 class AuditResult(enum.StrEnum):
@@ -186,6 +190,18 @@ class AuditLog(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditLog {self.id} {self.action} {self.resource_type}:{self.resource_id}>"
+
+
+class AuditPreviousHash(db.Model):
+    """The hash an entry had before the chain was re-anchored (sealing older entries'
+    personal values re-hashes them): kept for the entries that external anchors and backup
+    manifests name, so those anchors can still be checked."""
+
+    __tablename__ = "audit_previous_hashes"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    reanchor_entry_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditVerification(db.Model):

@@ -26,6 +26,7 @@ from app.audit.models import SEARCH_EXPRESSION, AuditLog
 from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.pagination import Keyset, Page
+from app.personal_data import vault
 
 KEYSET = Keyset((AuditLog.created_at, AuditLog.id))
 # What a list shows (rows, not ORM objects: no JSON to decode, no identity map to fill).
@@ -84,7 +85,8 @@ def criteria(f: AuditFilter, scope: int | None) -> Criteria:
     if scope is not None:
         common.append(AuditLog.institution_id == scope)
     if f.actor_email:
-        common.append(AuditLog.actor_email == f.actor_email)
+        # Stored sealed for an account (app.personal_data.vault), as typed for an unknown address.
+        common.append(AuditLog.actor_email.in_([f.actor_email, *vault.sealed_forms("user", f.actor_email)]))
     if f.resource_type:
         common.append(AuditLog.resource_type == f.resource_type)
     if f.resource_id:

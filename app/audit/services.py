@@ -20,6 +20,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, insert, inspect, select, text
 
 from app import database
+from app.audit import personal
 from app.audit.chain import HASHED_FIELDS, encode_fields, hash_of, timestamp_text
 from app.audit.models import GENESIS_HASH, AuditAction, AuditLog, AuditResult, canonical_json
 from app.database import utcnow
@@ -35,7 +36,7 @@ _CREATED_AT, _CHANGES = HASHED_FIELDS.index("created_at"), HASHED_FIELDS.index("
 trail = logging.getLogger("app.audit.trail")
 # Any 64-bit constant works; this one spells "audit chain" in the lock table.
 CHAIN_LOCK_KEY = 0x5A1A_0A0D_17C4_A1
-MASK = "********"
+MASK = personal.MASK
 _SECRET_NAME = re.compile(r"pass(word)?|secret|token|otp|totp|backup_code|api_key|credential", re.I)
 _MAX_DESCRIPTION = 2000
 # Sent as it is (psycopg2 parameters): this runs at every commit that carries audit entries.
@@ -50,7 +51,7 @@ class PendingEntry:
     change and the ORM's instrumented constructor costs several times more.
     """
 
-    __slots__ = (*HASHED_FIELDS, "id", "prev_hash", "hash")
+    __slots__ = (*HASHED_FIELDS, "id", "prev_hash", "hash", "personal")
 
     def __init__(self, **values) -> None:
         for name in self.__slots__:
@@ -139,6 +140,7 @@ def log(
     changes: Mapping | None = None,
     result: AuditResult | str = AuditResult.SUCCESS,
     occurred_at: datetime | None = None,
+    people: Iterable = (),
 ) -> PendingEntry:
     """Queue an audit entry in the current transaction; it is written when that commits.
 
@@ -146,7 +148,13 @@ def log(
     are copied), or describe it with the explicit ``resource_*`` arguments. Values of
     secret-looking fields in ``changes`` are masked. ``occurred_at`` is for importing
     history (demo data); normal callers leave it to the clock.
+
+    Personal values are sealed when the entry is written (app.personal_data.vault): the
+    actor's and impersonator's e-mail, the representation and personal fields of a resource
+    that is a person, and these people's values wherever the description mentions them;
+    ``people`` names further customers or accounts the entry mentions.
     """
+    subject = personal.subject_of(resource, resource_type, resource_id)
     fields = _resource_fields(resource) if resource is not None else {
         "resource_type": resource_type,
         "resource_id": None if resource_id is None else str(resource_id),
@@ -170,6 +178,7 @@ def log(
         result=AuditResult(result).value,
         **fields,
     )
+    entry.personal = (subject, personal.people(actor, subject, resource, people))
     session = db.session()
     if not session.in_transaction():
         # Make the transaction explicit so that its rollback discards this entry.
@@ -203,6 +212,8 @@ def _write_pending(session) -> None:
     # Flush the change first, so the chain lock is held only from the append to the commit.
     session.flush()
     pending = session.info.pop(_PENDING)
+    for entry in pending:
+        personal.seal_entry(entry)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         _append_on_postgresql(connection, pending)

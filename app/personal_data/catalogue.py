@@ -108,3 +108,12 @@ def purpose(key: str) -> Purpose:
 def consent_purposes() -> tuple[Purpose, ...]:
     """Purposes that need the subject's consent (asked for, withdrawable)."""
     return tuple(p for p in PURPOSES if p.basis is LegalBasis.CONSENT)
+
+
+# The personal fields of each kind of data subject (the model's column names): their values
+# are sealed under the subject's key wherever the audit log records them.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "customer": ("full_name", "email", "phone"),
+    "user": ("email", "display_name"),
+}
+SUBJECT_KINDS = tuple(PERSONAL_FIELDS)

@@ -89,6 +89,10 @@ class Customer(db.Model):
     def audit_repr(self) -> str:
         return f"{self.full_name} <{self.email}>"
 
+    def personal_data_subject(self) -> tuple[str, int]:
+        """Audit entries about this customer seal their personal values under the customer's key."""
+        return "customer", self.id
+
 
 class Transaction(db.Model):
     """A payment in Indonesian rupiah that waits for approval; amounts are whole rupiah."""
@@ -172,6 +176,12 @@ class Approval(db.Model):
 
     def audit_repr(self) -> str:
         return f"{self.kind} #{self.id}: {self.subject_repr}"
+
+    def personal_data_subject(self) -> tuple[str, int] | None:
+        """A request about a customer or an account is recorded sealed under that person's key."""
+        if self.subject_type in ("customer", "user") and str(self.subject_id).isdecimal():
+            return self.subject_type, int(self.subject_id)
+        return None
 
 
 class ImportStatus(enum.StrEnum):

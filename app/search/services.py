@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from app.audit.models import AuditLog
 from app.database import LIKE_ESCAPE, contains_pattern, escape_like
 from app.extensions import db
+from app.personal_data import vault
 from app.formatting import money_text, when_text
 from app.platform.labels import status_label
 from app.platform.models import Customer, Institution, Transaction
@@ -221,7 +222,7 @@ def _audit_entries(actor: Actor, query: JumpQuery, limit: int) -> list[JumpResul
     rows = _first_matches(select(AuditLog), AuditLog.id, _scope(AuditLog.institution_id, actor), tiers, limit,
                           lambda e: e.id)
     return [JumpResult(Kind.AUDIT_ENTRY, f"#{e.id} {e.action}",
-                       " · ".join(p for p in (e.actor_email, e.resource_repr or "",
+                       " · ".join(p for p in (vault.reveal(e.actor_email), vault.reveal_text(e.resource_repr) or "",
                                               when_text(e.created_at, "medium")) if p),
                        "audit.detail", {"entry_id": e.id}) for e in rows]
 

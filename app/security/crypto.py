@@ -6,6 +6,8 @@ first key encrypts, every key decrypts, so keys can be rotated without downtime.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import Text
@@ -18,6 +20,19 @@ class SecretUnreadable(Exception):
 
 def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in current_app.config["ENCRYPTION_KEYS"]])
+
+
+def decrypter() -> Callable[[str], str]:
+    """:func:`decrypt` with the keys configured now, usable after the app context ends."""
+    fernet = _fernet()
+
+    def decrypt_with(token: str) -> str:
+        try:
+            return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError) as exc:
+            raise SecretUnreadable("stored secret cannot be decrypted with the configured keys") from exc
+
+    return decrypt_with
 
 
 def encrypt(plaintext: str) -> str:

@@ -12,6 +12,7 @@ from flask_babel import ngettext
 from app.audit.models import AuditLog
 from app.formatting import count, when_text
 from app.listing import ChoiceFilter, CsvColumn, ListDefinition, SortOption
+from app.personal_data import vault
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 from app.security.stepup import step_up_required
@@ -26,7 +27,7 @@ HISTORY = ListDefinition(
     filters=[ChoiceFilter("key", _l("Setting"), tuple((s.key, s.label) for s in SETTINGS))],
     sorts=[SortOption("id", _l("When"), (AuditLog.created_at, AuditLog.id))],
     default_sort="id",
-    csv_columns=[CsvColumn("when", lambda e: e.created_at), CsvColumn("who", lambda e: e.actor_email),
+    csv_columns=[CsvColumn("when", lambda e: e.created_at), CsvColumn("who", lambda e: vault.reveal(e.actor_email)),
                  CsvColumn("setting", lambda e: e.resource_id),
                  CsvColumn("before", lambda e: _side(e, "before")), CsvColumn("after", lambda e: _side(e, "after"))],
 )

@@ -74,6 +74,10 @@ class User(UserMixin, db.Model):
     def audit_repr(self) -> str:
         return f"{self.display_name} <{self.email}>"
 
+    def personal_data_subject(self) -> tuple[str, int]:
+        """Audit entries about this account seal its personal values under its own key."""
+        return "user", self.id
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"
 

@@ -62,6 +62,11 @@ def find_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
+def ids_with_email(email: str) -> list[int]:
+    """Ids of the accounts with this address (at most one), for filters on sealed values."""
+    return list(db.session.scalars(select(User.id).where(User.email == normalise_email(email))))
+
+
 def create_user(
     actor: Actor,
     *,

@@ -11,6 +11,7 @@ from app.audit import services as audit
 from app.audit.chain import HASHED_FIELDS, walk
 from app.audit.models import GENESIS_HASH, AuditLog
 from app.database import transaction
+from app.personal_data import vault
 from app.platform.models import Institution
 from app.security.actor import Actor
 
@@ -32,7 +33,9 @@ def test_entry_is_written_with_the_change_and_chained(db):
     first, second = entries(db)
     assert first.resource_type == "institution" and first.resource_id == str(institution.id)
     assert first.institution_id == institution.id and first.resource_repr == "Bank Nusantara (BNI)"
-    assert first.actor_email == "ops@example.com" and first.ip == "10.0.0.1" and first.request_id == "req-12345678"
+    # The actor's address is stored sealed under their key (app.personal_data.vault).
+    assert vault.is_sealed(first.actor_email) and vault.reveal(first.actor_email) == "ops@example.com"
+    assert first.ip == "10.0.0.1" and first.request_id == "req-12345678"
     assert first.changes == {"name": {"before": None, "after": "Bank Nusantara"}}
     assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
     assert integrity.verify_chain().ok

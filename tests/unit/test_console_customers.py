@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.database import utcnow
+from app.personal_data import vault
 from app.platform.models import Customer
 from app.users.models import Role
 
@@ -83,7 +84,10 @@ def test_detail_and_edit(db, make_user, make_customer, make_transaction, staff):
     customer = db.session.get(Customer, customer.id)
     assert (customer.full_name, customer.email, customer.is_active) == ("Dewi Lestari", "dewi.l@contoh.co.id", False)
     (entry,) = db.session.scalars(select(AuditLog).where(AuditLog.action == "CUSTOMER_UPDATE")).all()
-    assert entry.changes["email"] == {"before": "dewi@contoh.co.id", "after": "dewi.l@contoh.co.id"}
+    # Personal fields are stored sealed under the customer's key, and shown in the clear.
+    assert all(vault.is_sealed(value) for value in entry.changes["email"].values())
+    assert vault.reveal_json(entry.changes["email"]) == {"before": "dewi@contoh.co.id", "after": "dewi.l@contoh.co.id"}
+    assert "dewi@contoh.co.id" not in entry.description and "dewi.l@contoh.co.id" not in (entry.resource_repr or "")
     assert entry.changes["is_active"] == {"before": True, "after": False}
     assert "dewi.l@contoh.co.id" in forms.client.get(f"/customers/{customer.id}").get_data(as_text=True)
     stale = forms.post(url, {"full_name": "Other", "email": "dewi@contoh.co.id", "version": 1})

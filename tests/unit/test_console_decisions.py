@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.audit.models import AuditLog
+from app.personal_data import vault
 from app.platform.models import Approval, Transaction
 from app.platform.services import decisions
 from app.security.actor import Actor
@@ -27,7 +28,7 @@ def test_approve_a_transaction_from_its_page(db, make_user, make_transaction, st
     tx = db.session.get(Transaction, tx.id)
     assert (tx.status, tx.decided_by_id, tx.decision_reason) == ("approved", admin.id, "Documents checked")
     (entry,) = entries(db, "TRANSACTION_APPROVE")
-    assert entry.resource_id == str(tx.id) and entry.actor_email == admin.email
+    assert entry.resource_id == str(tx.id) and vault.reveal(entry.actor_email) == admin.email
     assert entry.changes["status"] == {"before": "pending", "after": "approved"}
     assert entry.changes["decision_reason"] == {"before": None, "after": "Documents checked"}
     assert entry.changes["decided_by_id"] == {"before": None, "after": admin.id}

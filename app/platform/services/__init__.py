@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.extensions import db
+from app.personal_data import vault
 from app.security.access import institution_scope
 from app.security.actor import Actor
 
@@ -67,7 +68,7 @@ def last_change(resource_type: str, resource_id: int | str) -> LastChange | None
         .where(AuditLog.resource_type == resource_type, AuditLog.resource_id == str(resource_id),
                AuditLog.result == "success")
         .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(1)).first()
-    return LastChange(row.actor_email, row.created_at) if row else None
+    return LastChange(vault.reveal(row.actor_email), row.created_at) if row else None
 
 
 def check_version(row, expected_version: int | None, resource_type: str) -> None:
