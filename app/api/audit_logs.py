@@ -26,8 +26,8 @@ from app.audit.models import AuditLog, AuditResult
 from app.audit.queries import criteria
 from app.extensions import db
 from app.inputs import digits
-from app.personal_data import vault
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
+from app.personal_data import vault
 from app.security.access import Permission, api_token, institution_scope
 from app.security.actor import actor_from_request
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import joinedload
 from app.audit.models import AuditLog
 from app.database import LIKE_ESCAPE, contains_pattern, escape_like
 from app.extensions import db
-from app.personal_data import vault
 from app.formatting import money_text, when_text
+from app.personal_data import vault
 from app.platform.labels import status_label
 from app.platform.models import Customer, Institution, Transaction
 from app.search.query import MAX_BIGINT_ID, MAX_INT_ID, InvalidQuery, JumpQuery, parse_query
