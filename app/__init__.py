@@ -103,11 +103,25 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, jobs, personal_data, platform, search, settings, users
+    from app import (
+        api,
+        audit,
+        auth,
+        backups,
+        dashboard,
+        jobs,
+        personal_data,
+        platform,
+        privacy,
+        search,
+        settings,
+        users,
+    )
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (jobs, personal_data, auth, dashboard, users, platform, settings, audit, backups, api, search):
+    for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, api,
+                    search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -118,6 +132,7 @@ def register_cli(app: Flask) -> None:
     from app.backups.cli import backup_cli
     from app.jobs.cli import jobs_cli
     from app.platform.cli import seed_demo
+    from app.privacy.cli import privacy_cli
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
@@ -125,6 +140,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(backup_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(privacy_cli)
 
 
 def _import_models() -> None:

@@ -32,6 +32,7 @@ from app.audit.models import (
     TIMESTAMP_TEXT_SQL,
     AuditAction,
     AuditLog,
+    AuditPreviousHash,
     AuditResult,
     AuditVerification,
 )
@@ -163,6 +164,15 @@ def _prefetched(fetch) -> Iterator[tuple]:
             worker.join(0.05)
 
 
+def previous_hashes(entry_ids: list[int]) -> dict[int, str]:
+    """The hashes these entries had before a re-anchoring (app.audit.reanchor), where kept."""
+    if not entry_ids:
+        return {}
+    rows = db.session.execute(select(AuditPreviousHash.entry_id, AuditPreviousHash.hash)
+                              .where(AuditPreviousHash.entry_id.in_(entry_ids)))
+    return dict(rows.all())
+
+
 def verify_chain(batch_size: int = 5000, *, anchors: Iterable[Anchor] = (), now: datetime | None = None,
                  retention_days: int | None = None) -> ChainReport:
     """Walk the chain from the newest purge checkpoint (or the start) and check ``anchors``.
@@ -183,9 +193,11 @@ def verify_chain(batch_size: int = 5000, *, anchors: Iterable[Anchor] = (), now:
     days = retention_days if retention_days is not None else settings.get("audit_retention_days")
     oldest_purgeable = (now or utcnow()) - timedelta(days=days)
     checked = 0
+    previous = previous_hashes([a.entry_id for a in anchors])
     for anchor in anchors:
         if anchor.entry_id in report.seen:
-            if report.seen[anchor.entry_id] != anchor.hash:
+            # An anchor taken before the chain was re-anchored names the entry's hash of then.
+            if anchor.hash not in (report.seen[anchor.entry_id], previous.get(anchor.entry_id)):
                 return replace(report, first_break=ChainBreak(anchor.entry_id, "rewritten", (
                     f"entry {anchor.entry_id} no longer has the hash recorded outside the database: "
                     "the chain was rewritten")), anchors_checked=checked)

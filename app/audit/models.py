@@ -81,6 +81,7 @@ class AuditAction(enum.StrEnum):
     AUDIT_REANCHOR = "AUDIT_REANCHOR"
     PRIVACY_ERASE = "PRIVACY_ERASE"
     PRIVACY_LEDGER_REAPPLY = "PRIVACY_LEDGER_REAPPLY"
+    PRIVACY_HOLD = "PRIVACY_HOLD"
 
 
 class AuditResult(enum.StrEnum):

@@ -27,6 +27,7 @@ from app.backups.errors import (
 from app.backups.locking import backup_lock
 from app.database import transaction, utcnow
 from app.extensions import cache, db
+from app.personal_data import ledger
 from app.security.actor import Actor
 from app.settings import services as settings
 
@@ -227,6 +228,7 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
             raise
         with transaction():
             previous_head = audit.chain_head()
+            erasures = ledger.ledger()  # made true again in the restored data (below)
             audit.log(actor, AuditAction.SYSTEM_RESTORE, resource_type="backup", resource_id=backup_id,
                       resource_repr=f"Backup {backup_id}",
                       description=f"Restore of backup {backup_id} started; a safety backup is taken first")
@@ -244,6 +246,7 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
             if upgraded:
                 progress.enter("upgrading", 90)
                 restoring.upgrade_schema()
+            reapplied = _reapply_erasures(actor, backup_id, erasures)
         except Exception as exc:
             log.exception("restore of backup %s failed; rolling back to safety backup %s", backup_id, safety["id"])
             rolled_back = _roll_back(safety, progress.span("rolling_back", 45, 100))
@@ -258,11 +261,28 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
             raise RestoreFailed(str(exc), rolled_back=rolled_back, safety_id=safety["id"]) from exc
         progress.enter("checking", 95)
         _after_restore(actor, backup_id, changes={
-            "safety_backup": safety["id"], "schema_upgraded": upgraded,
+            "safety_backup": safety["id"], "schema_upgraded": upgraded, "erasures_reapplied": reapplied,
             "previous_chain_head": {"id": previous_head[0], "hash": previous_head[1]},
             "restored_chain_head": manifest.get("audit_chain_head")},
             description=f"Restored backup {backup_id} (safety backup {safety['id']})")
         return RestoreResult(manifest, safety["id"], upgraded)
+
+
+def _reapply_erasures(actor: Actor, backup_id: str, erasures: list[dict]) -> int:
+    """Erase again whoever was erased after the backup was made, before anyone sees the data.
+
+    A failure here fails the restore (and the safety backup is put back): restored data must
+    never bring an erased person back.
+    """
+    db.session.remove()
+    with transaction():
+        reapplied = ledger.reapply(erasures)
+        if reapplied:
+            audit.log(actor, AuditAction.PRIVACY_LEDGER_REAPPLY, resource_type="backup", resource_id=backup_id,
+                      resource_repr=f"Backup {backup_id}", changes={"erasures_reapplied": reapplied},
+                      description=f"Erasure ledger re-applied after restoring backup {backup_id}: "
+                                  f"{reapplied} subject(s) erased again")
+    return reapplied
 
 
 def _roll_back(safety: dict, progress: services.Fraction) -> bool:

@@ -31,6 +31,9 @@ class DataSubject(db.Model):
     wrapped_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A legal hold (litigation, an authority's order): erasure is refused while it is set.
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ErasureRecord(db.Model):

@@ -26,6 +26,8 @@ def upgrade():
         sa.Column("wrapped_key", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("hold_reason", sa.Text(), nullable=True),
+        sa.Column("held_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_subjects")),
         sa.UniqueConstraint("kind", "ref_id", name="uq_data_subjects_kind_ref"),
     )

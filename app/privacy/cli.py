@@ -1,0 +1,79 @@
+"""``flask privacy``: erasure, legal holds and the erasure ledger, for operators."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.database import transaction
+from app.personal_data import ledger
+from app.privacy import erasure
+from app.security.actor import Actor
+
+privacy_cli = AppGroup("privacy", help="Erase people, hold their data, and keep the erasure ledger.")
+KINDS = click.Choice(["customer", "user"])
+
+
+@privacy_cli.command("erase")
+@click.argument("kind", type=KINDS)
+@click.argument("ref_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--request", "request_ref", default=None, help="The data-subject request this fulfils.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(kind: str, ref_id: int, request_ref: str | None, yes: bool) -> None:
+    """Erase customer or account REF_ID: pseudonymise it and destroy its key (exit 1 when refused)."""
+    if not yes:
+        click.confirm(f"Erase {kind} {ref_id}? Their personal data becomes unreadable everywhere, "
+                      "in backups too. This cannot be undone.", abort=True)
+    try:
+        with transaction():
+            receipt = erasure.erase_subject(Actor.system("cli"), kind, ref_id, request_ref=request_ref)
+    except erasure.ErasureRefused as exc:
+        raise click.ClickException(f"erasure refused: {exc.reason}") from None
+    click.echo(json.dumps(receipt.as_json()))
+
+
+@privacy_cli.command("hold")
+@click.argument("kind", type=KINDS)
+@click.argument("ref_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--reason", required=True, help="Why the data must be kept (it is audited).")
+def hold(kind: str, ref_id: int, reason: str) -> None:
+    """Place a legal hold: erasure of this person is refused until it is lifted."""
+    with transaction():
+        erasure.place_hold(Actor.system("cli"), kind, ref_id, reason.strip()[:500])
+    click.echo(f"Legal hold placed on {kind} {ref_id}.")
+
+
+@privacy_cli.command("lift-hold")
+@click.argument("kind", type=KINDS)
+@click.argument("ref_id", type=click.IntRange(1, 2**31 - 1))
+def lift_hold(kind: str, ref_id: int) -> None:
+    """Lift a person's legal hold."""
+    with transaction():
+        erasure.lift_hold(Actor.system("cli"), kind, ref_id)
+    click.echo(f"Legal hold on {kind} {ref_id} lifted.")
+
+
+@privacy_cli.command("ledger")
+def show_ledger() -> None:
+    """Print the erasure ledger as JSON lines (no personal data): keep a copy with the backups."""
+    for record in ledger.ledger():
+        click.echo(json.dumps(record))
+
+
+@privacy_cli.command("reapply-ledger")
+@click.option("--file", "path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="A ledger printed by `flask privacy ledger` (default: the database's own).")
+def reapply_ledger(path: str | None) -> None:
+    """Erase again everyone in the ledger whose data is readable (after restoring a database by hand)."""
+    if path:
+        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+        with handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+    else:
+        records = ledger.ledger()
+    with transaction():
+        count = ledger.reapply(records)
+    click.echo(f"{count} subject(s) erased again.")
