@@ -195,6 +195,7 @@ def reanchor(connection: Connection) -> dict | None:
         entry_id, prev_hash, old_hash = row[0], row[1], row[2]
         new_prev = prev_hash if previous is None else previous
         values = seal_values(sealer, people, row[3:])
+        resealed += values != list(row[3:])
         if values[_F["action"]] == CHECKPOINT_ACTION:
             changes = json.loads(values[_F["changes"]])
             # It recorded its predecessor's hash (the chain verified): now that hash is a new one.
@@ -205,7 +206,6 @@ def reanchor(connection: Connection) -> dict | None:
         if entry_id in anchored:
             old_hashes[entry_id] = old_hash
         if new_hash != old_hash or new_prev != prev_hash:
-            resealed += list(values) != list(row[3:])
             pending.append({"id": entry_id, "prev_hash": new_prev, "hash": new_hash,
                             **{name: values[_F[name]] for name in SEALED_COLUMNS}})
         previous = new_hash

@@ -8,6 +8,8 @@ Personal values already in the audit log are sealed under their subject's key an
 is hashed again, ending in an AUDIT_REANCHOR entry that records the old head
 (app/audit/reanchor.py). A chain that does not verify is not rewritten: the upgrade stops.
 """
+import os
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -55,5 +57,13 @@ def upgrade():
 
 
 def downgrade():
-    raise RuntimeError("0009_personal_data cannot be downgraded: dropping data_subjects would destroy every "
-                       "subject's key and make all sealed values unreadable. Restore a backup instead.")
+    # Dropping data_subjects destroys every key: refused once any value may have been sealed,
+    # unless the operator says the loss is intended (tests that go back to an old schema do).
+    if (op.get_bind().execute(sa.text("SELECT count(*) FROM data_subjects")).scalar()
+            and os.environ.get("SAINTARA_DOWNGRADE_DESTROYS_KEYS") != "yes"):
+        raise RuntimeError("0009_personal_data cannot be downgraded: dropping data_subjects would destroy every "
+                           "subject's key and make all sealed values unreadable. Restore a backup instead.")
+    op.drop_table("audit_previous_hashes")
+    op.drop_index("ix_erasure_ledger_subject", table_name="erasure_ledger")
+    op.drop_table("erasure_ledger")
+    op.drop_table("data_subjects")

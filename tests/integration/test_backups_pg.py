@@ -192,10 +192,11 @@ def test_a_killed_pg_restore_leaves_the_data_intact_and_the_page_says_so(app):
     assert integrity.verify_chain().ok
 
 
-def test_restoring_a_backup_of_an_older_schema_upgrades_it(app):
+def test_restoring_a_backup_of_an_older_schema_upgrades_it(app, monkeypatch):
     from flask_migrate import downgrade, upgrade
 
     db.session.remove()
+    monkeypatch.setenv("SAINTARA_DOWNGRADE_DESTROYS_KEYS", "yes")  # going back past the sealing of personal data
     downgrade(revision="0001_initial")  # as before the backup catalogue existed
     manifest = services.write_backup(ids.new_backup_id(), "test")
     assert manifest["alembic_revision"] == "0001_initial" and "backups" not in manifest["tables"]
@@ -317,3 +318,40 @@ def test_a_hostile_database_name_is_only_ever_a_name(tmp_path, redis_url):
     finally:
         admin_sql("DROP DATABASE IF EXISTS {} WITH (FORCE)")
     assert not Path("/tmp/x").exists()
+
+
+def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app):
+    from app.personal_data import vault
+    from app.personal_data.models import DataSubject
+    from app.platform.models import Customer
+    from app.privacy import erasure
+
+    customer_id = db.session.scalar(text(
+        "SELECT c.id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.customer_id = c.id "
+        "AND t.status = 'pending') AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.subject_type = 'customer' "
+        "AND a.subject_id = c.id::text AND a.status = 'pending') ORDER BY c.id LIMIT 1"))
+    with transaction():
+        customer = db.session.get(Customer, customer_id)
+        name = customer.full_name
+        audit_about = db.session.scalar(select(AuditLog.id).where(
+            AuditLog.resource_type == "customer", AuditLog.resource_id == str(customer_id)).limit(1))
+        if audit_about is None:  # give the customer a history sealed under their key
+            from app.audit import services as audit
+            audit.log(ACTOR, "CUSTOMER_UPDATE", resource=customer, changes={"phone": {"before": "1", "after": "2"}})
+    backup = procedures.create_backup(ACTOR, drill=False)  # holds the customer readable, with their key
+    with transaction():
+        receipt = erasure.erase_customer(ACTOR, db.session.get(Customer, customer_id), request_ref="DSR-9")
+    procedures.restore_backup(ACTOR, backup.backup_id)
+    db.session.remove()
+    customer = db.session.get(Customer, customer_id)
+    assert customer.full_name == f"Erased subject #{receipt.subject_id}" != name
+    subject = db.session.scalar(select(DataSubject).where(DataSubject.kind == "customer",
+                                                          DataSubject.ref_id == customer_id))
+    assert subject.wrapped_key is None and subject.erased_at is not None
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.resource_type == "customer",
+                                                      AuditLog.resource_id == str(customer_id))).first()
+    assert vault.reveal(entry.resource_repr) == f"erased subject #{receipt.subject_id}"
+    actions = db.session.scalars(select(AuditLog.action).where(AuditLog.id > backup.manifest["audit_chain_head"]["id"])
+                                 .order_by(AuditLog.id)).all()
+    assert actions == ["PRIVACY_LEDGER_REAPPLY", "SYSTEM_RESTORE"]  # before the portal serves the data again
+    assert integrity.verify_chain().ok
