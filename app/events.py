@@ -33,6 +33,7 @@ transaction_decided = _signals.signal("transaction-decided")  # transaction_id, 
 approval_decided = _signals.signal("approval-decided")  # approval_id, institution_id, status
 customers_imported = _signals.signal("customers-imported")  # count, institution_ids
 demo_data_loaded = _signals.signal("demo-data-loaded")  # institutions, customers, transactions, approvals
+person_erased = _signals.signal("person-erased")  # subject_id, kind
 
 
 def subscribe(app: Flask, signal: Signal, receiver: Callable[..., object]) -> None:

@@ -13,8 +13,10 @@ bp = Blueprint("backups", __name__, url_prefix="/backups")
 def init_app(app) -> None:
     """Register the blueprint and the background jobs. Routes and
     jobs load here, not when the package is imported, so services and models import without views."""
+    from app import events
     from app.backups import jobs, routes  # noqa: F401  (routes add to bp; jobs register themselves)
     from app.backups.catalogue import last_restore_drill, newest_verified_backup
+    from app.backups.erasures import on_person_erased
     from app.backups.jobs import JOB_PREFIX
     from app.backups.messages import as_json
     from app.jobs.progress import describe_with
@@ -24,3 +26,4 @@ def init_app(app) -> None:
     describe_with(JOB_PREFIX, as_json)  # the wording of GET /jobs/<id> for backup jobs
     register_gauge("backup_age", newest_verified_backup)
     register_gauge("restore_drill", last_restore_drill)
+    events.subscribe(app, events.person_erased, on_person_erased)  # a copy of the ledger beside the backups

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.backups import catalogue, ids, services
+from app.backups import erasures as erasure_copy
 from app.backups import restore as restoring
 from app.backups.engines import EngineError, engine_for_app
 from app.backups.errors import (
@@ -119,6 +120,7 @@ def _create_locked(actor: Actor, kind: str, compression: str | None, progress: P
                   resource_repr=f"Backup {backup_id}", description=f"Backup {backup_id} created ({kind})",
                   changes={key: manifest[key] for key in ("size_bytes", "sha256", "compression", "duration_seconds",
                                                           "alembic_revision", "storage")})
+    erasure_copy.save_copy()  # the storage always knows every erasure up to its newest backup
     result = CreateResult(manifest)
     _verify_locked(actor, manifest, progress.span("verifying", start + width * 0.8, end))
     result.verified = True
@@ -228,7 +230,7 @@ def restore_backup(actor: Actor, backup_id: str, report: Report | None = None) -
             raise
         with transaction():
             previous_head = audit.chain_head()
-            erasures = ledger.ledger()  # made true again in the restored data (below)
+            erasures = erasure_copy.to_reapply()  # made true again in the restored data (below)
             audit.log(actor, AuditAction.SYSTEM_RESTORE, resource_type="backup", resource_id=backup_id,
                       resource_repr=f"Backup {backup_id}",
                       description=f"Restore of backup {backup_id} started; a safety backup is taken first")

@@ -8,6 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from app.backups import erasures as erasure_copy
 from app.database import transaction
 from app.personal_data import ledger
 from app.privacy import erasure
@@ -65,15 +66,32 @@ def show_ledger() -> None:
 
 @privacy_cli.command("reapply-ledger")
 @click.option("--file", "path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="A ledger printed by `flask privacy ledger` (default: the database's own).")
+              help="A ledger: the backup storage's erasure-ledger.json, or `flask privacy ledger` output.")
 def reapply_ledger(path: str | None) -> None:
-    """Erase again everyone in the ledger whose data is readable (after restoring a database by hand)."""
+    """Erase again everyone in the ledger whose data is readable (after restoring a database by hand).
+
+    Without --file: the database's own ledger and the copy in the backup storage.
+    """
     if path:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
         with handle:
-            records = [json.loads(line) for line in handle if line.strip()]
+            records = parse_ledger(handle.read())
     else:
-        records = ledger.ledger()
+        records = erasure_copy.to_reapply()
     with transaction():
         count = ledger.reapply(records)
     click.echo(f"{count} subject(s) erased again.")
+
+
+def parse_ledger(content: str) -> list[dict]:
+    """Ledger records from a JSON object ``{"records": [...]}`` or from JSON lines."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        return data["records"]
+    try:
+        return [json.loads(line) for line in content.splitlines() if line.strip()]
+    except ValueError:
+        raise click.ClickException("the file is not an erasure ledger (a JSON object or JSON lines)") from None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, exists, func, select, update
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.auth.models import BackupCode, PasskeyCredential, TotpCredential
@@ -188,6 +189,7 @@ def erase_subject(actor: Actor, kind: str, ref_id: int, *, request_ref: str | No
 
 def _audit(actor: Actor, receipt: Receipt, institution_id: int | None, request_ref: str | None) -> None:
     # Recorded under the subject number only: the chain must never hold the erased values.
+    events.announce(events.person_erased, subject_id=receipt.subject_id, kind=receipt.kind)
     audit.log(actor, AuditAction.PRIVACY_ERASE, resource_type="data_subject", resource_id=receipt.subject_id,
               resource_repr=pseudonym(receipt.subject_id), institution_id=institution_id,
               description=f"Erased {receipt.kind} subject #{receipt.subject_id}"

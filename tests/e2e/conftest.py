@@ -210,17 +210,25 @@ def make_live_user(live_app):
 
 @pytest.fixture
 def audit_entries(live_app):
-    """``audit_entries(action, **filters)``: rows of the live server's audit log, oldest first."""
+    """``audit_entries(action, **filters)``: rows of the live server's audit log, oldest first,
+    detached, with their sealed personal values revealed (app.personal_data.vault)."""
     from sqlalchemy import select
 
     from app.audit.models import AuditLog
     from app.extensions import db
+    from app.personal_data import vault
 
     def query(action, **filters):
         with live_app.app_context():
             statement = select(AuditLog).where(AuditLog.action == action).filter_by(**filters).order_by(AuditLog.id)
             rows = db.session.scalars(statement).all()
             db.session.expunge_all()
+            for row in rows:
+                row.actor_email, row.impersonator_email = (vault.reveal(row.actor_email),
+                                                           vault.reveal(row.impersonator_email))
+                row.resource_repr, row.description = vault.reveal_text(row.resource_repr), vault.reveal_text(
+                    row.description)
+                row.changes = vault.reveal_json(row.changes)
             return rows
 
     return query

@@ -320,7 +320,8 @@ def test_a_hostile_database_name_is_only_ever_a_name(tmp_path, redis_url):
     assert not Path("/tmp/x").exists()
 
 
-def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app):
+@pytest.mark.parametrize("database_lost", [False, True], ids=["restore", "new-server"])
+def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app, database_lost):
     from app.personal_data import vault
     from app.personal_data.models import DataSubject
     from app.platform.models import Customer
@@ -341,6 +342,9 @@ def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app):
     backup = procedures.create_backup(ACTOR, drill=False)  # holds the customer readable, with their key
     with transaction():
         receipt = erasure.erase_customer(ACTOR, db.session.get(Customer, customer_id), request_ref="DSR-9")
+    if database_lost:  # a new server: its database knows no erasure, the backup storage's copy does
+        with transaction():
+            db.session.execute(text("DELETE FROM erasure_ledger"))
     procedures.restore_backup(ACTOR, backup.backup_id)
     db.session.remove()
     customer = db.session.get(Customer, customer_id)
