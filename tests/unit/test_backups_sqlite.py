@@ -310,7 +310,8 @@ def test_cleanup_applies_retention_and_audits_each_deletion(app):
     assert sorted(leftovers) == ["20260101T000000Z-aaaaaa.sqlite.zst.partial", "20260101T000000Z-bbbbbb.sqlite.zst"]
     assert [b.id for b in catalogue.all_backups()] == [ids[3]]
     assert sorted(p.name for p in Path(app.config["BACKUP_DIR"]).iterdir()) == sorted(
-        [".incoming", f"{ids[3]}.manifest.json", f"{ids[3]}.status.json", read_manifest(app, ids[3])["artifact"]])
+        [".incoming", f"{ids[3]}.manifest.json", f"{ids[3]}.status.json", read_manifest(app, ids[3])["artifact"],
+         "erasure-ledger.json"])  # the copy of the erasure ledger is kept beside the backups
     deletions = db.session.scalars(select(AuditLog).where(AuditLog.action == "BACKUP_DELETE")).all()
     assert sorted(e.resource_id for e in deletions) == sorted(ids[:3])
     assert "older than 30 days" in deletions[0].description
