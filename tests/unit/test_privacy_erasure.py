@@ -182,3 +182,26 @@ def test_the_cli_erases_and_refuses_with_a_reason(db, runner, make_customer, mak
     listed = runner.invoke(args=["privacy", "ledger"])
     assert '"kind": "customer"' in listed.output and "Wati" not in listed.output
     assert audit.chain_head()[0] is not None
+
+
+def test_reapply_ledger_takes_a_copy_from_a_file(db, runner, make_customer, tmp_path):
+    customer = make_customer(full_name="Tono")
+    db.session.commit()
+    keys = dict(db.session.execute(select(DataSubject.id, DataSubject.wrapped_key)).all())
+    assert runner.invoke(args=["privacy", "erase", "customer", str(customer.id), "--yes"]).exit_code == 0
+    copy = tmp_path / "erasure-ledger.json"
+    copy.write_text('{"records": %s}' % runner.invoke(args=["privacy", "ledger"]).output.strip().replace("\n", ","
+                                                                                                         ).join("[]"))
+    # A database restored by hand from before the erasure: the person is back, the ledger empty.
+    with transaction():
+        _db.session.execute(ErasureRecord.__table__.delete())
+        for subject in db.session.scalars(select(DataSubject)):
+            subject.wrapped_key, subject.erased_at = keys.get(subject.id), None
+        db.session.get(Customer, customer.id).full_name = "Tono"
+    bad = tmp_path / "not-a-ledger.txt"
+    bad.write_text("hello")
+    refused = runner.invoke(args=["privacy", "reapply-ledger", "--file", str(bad)])
+    assert refused.exit_code == 1 and "not an erasure ledger" in refused.output
+    done = runner.invoke(args=["privacy", "reapply-ledger", "--file", str(copy)])
+    assert done.exit_code == 0 and "1 subject(s) erased again" in done.output
+    assert db.session.get(Customer, customer.id).full_name.startswith("Erased subject #")
