@@ -103,11 +103,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, jobs, platform, search, settings, users
+    from app import api, audit, auth, backups, consent, dashboard, jobs, platform, search, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (jobs, auth, dashboard, users, platform, settings, audit, backups, api, search):
+    for feature in (jobs, auth, dashboard, users, platform, settings, audit, backups, consent, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -133,6 +133,7 @@ def _import_models() -> None:
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
+    from app.consent import models as _consent  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401

@@ -77,6 +77,10 @@ class AuditAction(enum.StrEnum):
     # The JSON API
     API_TOKEN_CREATE = "API_TOKEN_CREATE"  # noqa: S105 (action names)
     API_TOKEN_REVOKE = "API_TOKEN_REVOKE"  # noqa: S105
+    # Consent (app.consent): notices published, consent given and withdrawn
+    CONSENT_NOTICE_PUBLISH = "CONSENT_NOTICE_PUBLISH"
+    CONSENT_GRANT = "CONSENT_GRANT"
+    CONSENT_WITHDRAW = "CONSENT_WITHDRAW"
 
 
 class AuditResult(enum.StrEnum):
