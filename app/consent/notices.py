@@ -87,6 +87,7 @@ def current(session=None) -> dict[str, tuple[ConsentNotice, int]]:
 
 
 def _text(value: str | None, field: str) -> str:
+    """A notice text, trimmed, with one kind of line break; refused when empty or too long."""
     text = (value or "").strip().replace("\r\n", "\n")
     if not text:
         raise ConsentError(_l("Write the notice text."), field)

@@ -65,7 +65,7 @@ def decision_message(tx: Transaction, to: str, link: str | None):
 
 def _account_link() -> str | None:
     try:
-        return mail.public_url("auth.account")
+        return mail.public_url("consent.account")
     except RuntimeError:  # no PUBLIC_URL and no request to take the host from (a CLI command)
         return None
 

@@ -131,6 +131,7 @@ def choices(subject: tuple[str, int]) -> list[Choice]:
 
 
 def _own_subject(actor: Actor) -> Subject:
+    """The subject the acting account chooses as."""
     user = db.session.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None:
         raise ConsentError(_l("Sign in to give or withdraw consent."))
@@ -158,6 +159,7 @@ def _check_actor(actor: Actor, subject: Subject, source: ConsentSource) -> None:
 
 
 def _evidence(source: ConsentSource, evidence: str | None) -> str | None:
+    """The evidence on one line; required from staff."""
     evidence = " ".join((evidence or "").split())
     if source is ConsentSource.STAFF and not evidence:
         raise ConsentError(_l("Say what shows the choice, for example \"paper form signed at the branch\"."),
@@ -168,6 +170,8 @@ def _evidence(source: ConsentSource, evidence: str | None) -> str | None:
 
 
 def _notice_for(purpose: str, source: ConsentSource, granted: bool, version: int | None) -> ConsentNotice:
+    """The notice version a choice is recorded under: the one the person read (it must be the
+    current one to agree), or for staff the one printed on the form."""
     latest = current().get(purpose, (None, None))[0]
     if latest is None:
         raise ConsentError(_l("No notice has been published for this purpose yet, so consent cannot be recorded."))
@@ -191,7 +195,8 @@ def _notice_for(purpose: str, source: ConsentSource, granted: bool, version: int
 def _locked_person(subject: Subject):
     """The customer or account the subject is, locked for this transaction: one choice at a time."""
     model = Customer if subject.kind == "customer" else User
-    return db.session.execute(select(model).where(model.id == subject.id).with_for_update()).scalar_one_or_none()
+    return db.session.execute(select(model).where(model.id == subject.id)
+                              .with_for_update(of=model)).scalar_one_or_none()
 
 
 def record(actor: Actor, subject: tuple[str, int], purpose: str, *, granted: bool, source: ConsentSource | str,
