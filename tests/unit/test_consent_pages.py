@@ -87,6 +87,20 @@ def test_a_notice_published_meanwhile_is_read_before_agreeing(db, customer_accou
     assert "A new use of your data." in body and db.session.scalar(select(ConsentEvent.id)) is None
 
 
+def test_nothing_of_a_refused_form_is_kept(db, customer_account, staff):
+    publish(purpose="analytics", text="Count my visits.")
+    publish(text="First text.")
+    forms = staff(customer_account[0])
+    token = forms.token("/account")
+    publish(text="A new use of your data.", material=True)
+    response = forms.client.post("/account/consent", data={
+        "csrf_token": token, "give_analytics": "y", "version_analytics": 1, "give_notifications": "y",
+        "version_notifications": 1})
+    assert response.status_code == 409  # analytics was fine, notifications was not: neither is recorded
+    assert db.session.scalar(select(ConsentEvent.id)) is None
+    assert not consent.allows(("customer", customer_account[1].id), "analytics")
+
+
 def test_superadmins_publish_versions_and_confirm_a_material_one(db, make_user, make_customer, staff, step_up):
     forms = staff(make_user(Role.SUPERADMIN))
     assert forms.client.get("/consent/notices/notifications/new").status_code == 302  # step-up first
