@@ -108,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         audit,
         auth,
         backups,
+        consent,
         dashboard,
         jobs,
         personal_data,
@@ -120,8 +121,8 @@ def register_blueprints(app: Flask) -> None:
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, api,
-                    search):
+    for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, consent,
+                    api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -150,6 +151,7 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
     from app.personal_data import models as _personal_data  # noqa: F401
+    from app.consent import models as _consent  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401

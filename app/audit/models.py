@@ -82,6 +82,10 @@ class AuditAction(enum.StrEnum):
     PRIVACY_ERASE = "PRIVACY_ERASE"
     PRIVACY_LEDGER_REAPPLY = "PRIVACY_LEDGER_REAPPLY"
     PRIVACY_HOLD = "PRIVACY_HOLD"
+    # Consent (app.consent): notices published, consent given and withdrawn
+    CONSENT_NOTICE_PUBLISH = "CONSENT_NOTICE_PUBLISH"
+    CONSENT_GRANT = "CONSENT_GRANT"
+    CONSENT_WITHDRAW = "CONSENT_WITHDRAW"
 
 
 class AuditResult(enum.StrEnum):

@@ -13,6 +13,8 @@ from app import inputs
 from app.auth import backup_codes, bp, flow, totp, two_factor
 from app.auth import services as auth
 from app.auth.forms import BackupCodeForm, ChangePasswordForm, SignInForm, StepUpCodeForm, StepUpForm, TotpCodeForm
+from app.consent import services as consent
+from app.consent.forms import OwnConsentForm
 from app.database import utcnow
 from app.extensions import db
 from app.formatting import when_text
@@ -258,7 +260,9 @@ def step_up():
 @signed_in
 def account():
     return render_template("auth/account.html", user=current_user, factors=two_factor.summary(current_user),
-                           support_visits=impersonation.history_for(current_user))
+                           support_visits=impersonation.history_for(current_user),
+                           consent_choices=consent.choices(consent.subject_of_user(current_user)),
+                           consent_form=OwnConsentForm(formdata=None))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

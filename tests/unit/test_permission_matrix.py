@@ -153,13 +153,23 @@ MATRIX: dict[str, dict[str, str]] = {
     # jump box: every signed-in role, each within its own scope (tests/unit/test_jump.py)
     "search.jump": SIGNED_IN,
     "search.jump_json": SIGNED_IN,
+    # consent: one's own choices; notices (superadmins publish, with step-up; anyone signed in
+    # reads one: the sample version does not exist); a customer's consent for customer managers
+    "consent.account": SIGNED_IN,
+    "consent.account_update": SIGNED_IN,
+    "consent.notices_index": SUPERADMIN_ONLY,
+    "consent.notice": {**dict.fromkeys(ROLES, MISSING), "anonymous": LOGIN},
+    "consent.notice_new": SUPERADMIN_ONLY,
+    "consent.customer": STAFF_ROW,
+    "consent.customer_record": STAFF,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
                "approval_id": 987654, "import_id": 987654, "user_id": 987654, "passkey_id": 987654,
                "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
-               "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12"}
+               "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12",
+               "purpose": "notifications", "version": 987654}
 
 
 def outcome(response) -> str:
