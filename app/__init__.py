@@ -150,8 +150,8 @@ def _import_models() -> None:
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
-    from app.personal_data import models as _personal_data  # noqa: F401
     from app.consent import models as _consent  # noqa: F401
+    from app.personal_data import models as _personal_data  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -190,8 +192,8 @@ def test_reapply_ledger_takes_a_copy_from_a_file(db, runner, make_customer, tmp_
     keys = dict(db.session.execute(select(DataSubject.id, DataSubject.wrapped_key)).all())
     assert runner.invoke(args=["privacy", "erase", "customer", str(customer.id), "--yes"]).exit_code == 0
     copy = tmp_path / "erasure-ledger.json"
-    copy.write_text('{"records": %s}' % runner.invoke(args=["privacy", "ledger"]).output.strip().replace("\n", ","
-                                                                                                         ).join("[]"))
+    lines = runner.invoke(args=["privacy", "ledger"]).output.splitlines()
+    copy.write_text(json.dumps({"records": [json.loads(line) for line in lines]}))
     # A database restored by hand from before the erasure: the person is back, the ledger empty.
     with transaction():
         _db.session.execute(ErasureRecord.__table__.delete())
