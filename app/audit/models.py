@@ -82,6 +82,7 @@ class AuditAction(enum.StrEnum):
     PRIVACY_ERASE = "PRIVACY_ERASE"
     PRIVACY_LEDGER_REAPPLY = "PRIVACY_LEDGER_REAPPLY"
     PRIVACY_HOLD = "PRIVACY_HOLD"
+    PRIVACY_RETENTION = "PRIVACY_RETENTION"
     # Consent (app.consent): notices published, consent given and withdrawn
     CONSENT_NOTICE_PUBLISH = "CONSENT_NOTICE_PUBLISH"
     CONSENT_GRANT = "CONSENT_GRANT"

@@ -11,14 +11,20 @@ from __future__ import annotations
 from flask import Flask
 
 from app.backups.storage import get_storage
+from app.extensions import db
 from app.personal_data import ledger
 
 LEDGER_OBJECT = "erasure-ledger.json"
 
 
 def save_copy() -> int:
-    """Write the database's ledger to the backup storage; returns how many records it holds."""
-    records = ledger.ledger()
+    """Write the database's ledger to the backup storage; returns how many records it holds.
+
+    Reads through a connection of its own: it also runs after a commit, when the session may
+    not be used any more.
+    """
+    with db.engine.connect() as connection:
+        records = ledger.ledger(connection)
     get_storage().put_json(LEDGER_OBJECT, {"records": records})
     return len(records)
 

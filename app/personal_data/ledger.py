@@ -48,9 +48,12 @@ def destroy_key(kind: str, ref_id: int, *, request_ref: str | None = None) -> Er
     return record
 
 
-def ledger() -> list[dict]:
-    """Every recorded erasure, oldest first (no personal data: ids and times)."""
-    return [row.as_json() for row in db.session.scalars(select(ErasureRecord).order_by(ErasureRecord.id))]
+def ledger(connection=None) -> list[dict]:
+    """Every recorded erasure, oldest first (no personal data: ids and times). ``connection``
+    reads outside the session (an after-commit subscriber may not use it)."""
+    query = select(*ErasureRecord.__table__.columns).order_by(ErasureRecord.id)
+    rows = (connection or db.session).execute(query).mappings()
+    return [{**row, "erased_at": row["erased_at"].isoformat()} for row in rows]
 
 
 def reapply(records: Iterable[dict]) -> int:

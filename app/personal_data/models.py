@@ -48,7 +48,3 @@ class ErasureRecord(db.Model):
     ref_id: Mapped[int] = mapped_column(Integer)
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     request_ref: Mapped[str | None] = mapped_column(String(64))  # the data-subject request, if any
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "subject_id": self.subject_id, "kind": self.kind, "ref_id": self.ref_id,
-                "erased_at": self.erased_at.isoformat(), "request_ref": self.request_ref}

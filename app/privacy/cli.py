@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from app.backups import erasures as erasure_copy
 from app.database import transaction
 from app.personal_data import ledger
-from app.privacy import erasure
+from app.privacy import erasure, retention
 from app.security.actor import Actor
 
 privacy_cli = AppGroup("privacy", help="Erase people, hold their data, and keep the erasure ledger.")
@@ -55,6 +55,18 @@ def lift_hold(kind: str, ref_id: int) -> None:
     with transaction():
         erasure.lift_hold(Actor.system("cli"), kind, ref_id)
     click.echo(f"Legal hold on {kind} {ref_id} lifted.")
+
+
+@privacy_cli.command("retention")
+@click.option("--dry-run", is_flag=True, help="Count what is due, change nothing.")
+def retention_command(dry_run: bool) -> None:
+    """Apply the retention periods of personal data (cron, daily); prints what each rule found and did."""
+    runs = retention.enforce(Actor.system("cron"), dry_run=dry_run)
+    for run in runs:
+        refused = "; ".join(f"{count} refused: {reason}" for reason, count in run.refused.items())
+        verb = "due" if dry_run else f"{run.done} done of"
+        click.echo(f"{run.key} (older than {run.days} days, before {run.cutoff:%Y-%m-%d}): {verb} {run.due}"
+                   + (f" ({refused})" if refused else ""))
 
 
 @privacy_cli.command("ledger")

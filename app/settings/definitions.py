@@ -44,6 +44,7 @@ ROLE_CHOICES = (
 )
 
 SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
+PRIVACY = _l("Privacy")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin"),
@@ -59,6 +60,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audit_retention_days", Kind.INTEGER, 365, _l("Keep audit entries (days)"),
             _l("Entries older than this are removed by the retention purge; a checkpoint keeps the chain verifiable."),
             AUDIT, minimum=30, maximum=3650),
+    # Retention of personal data, by category (app/personal_data/catalogue.py; app/privacy/retention.py)
+    Setting("retention_customer_identity_days", Kind.INTEGER, 5 * 365, _l("Keep deactivated customers (days)"),
+            _l("A deactivated customer with no change and no payment for this long is erased: name, e-mail "
+               "and phone are removed, payments stay."), PRIVACY, minimum=30, maximum=36500),
+    Setting("retention_inactive_accounts_days", Kind.INTEGER, 2 * 365, _l("Keep deactivated accounts (days)"),
+            _l("A deactivated portal account not used or changed for this long is erased."),
+            PRIVACY, minimum=30, maximum=36500),
+    Setting("retention_financial_records_days", Kind.INTEGER, 10 * 365, _l("Keep payment records (days)"),
+            _l("Decided payments and approval requests older than this are deleted. Indonesian law requires "
+               "ten years (Law 8/1997 on company documents), the smallest value allowed."),
+            PRIVACY, minimum=3650, maximum=36500),
+    Setting("retention_privacy_records_days", Kind.INTEGER, 5 * 365, _l("Keep replaced consent records (days)"),
+            _l("A consent or withdrawal that a later choice of the same person replaced is deleted after this "
+               "long; the current choice and its proof stay."), PRIVACY, minimum=365, maximum=36500),
     Setting("backup_retention_days", Kind.INTEGER, 30, _l("Keep backups (days)"),
             _l("Backups older than this are deleted, except the newest verified ones."),
             BACKUPS, minimum=1, maximum=3650),

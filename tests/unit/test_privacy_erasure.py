@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.audit import integrity
 from app.audit import services as audit
 from app.audit.models import AuditLog
+from app.backups import erasures as erasure_copy
 from app.database import transaction
 from app.extensions import db as _db
 from app.personal_data import ledger, vault
@@ -95,6 +96,9 @@ def test_erasure_pseudonymises_keeps_payments_and_the_chain_verifies(db, budi, c
         ("customer", "DSR-1"), ("user", "DSR-1")}
     assert db.session.scalars(select(DataSubject.wrapped_key).where(DataSubject.erased_at.is_not(None))).all() == [
         None, None]
+    # A copy of the ledger waits beside the backups, for a restore on a new server (written after
+    # the commit through a connection of its own: tests/integration/test_backups_pg.py sees it).
+    erasure_copy.save_copy()
 
 
 def test_open_business_and_legal_holds_refuse_erasure_and_change_nothing(db, make_customer, make_transaction):
