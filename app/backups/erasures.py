@@ -25,7 +25,9 @@ def save_copy() -> int:
     """
     with db.engine.connect() as connection:
         records = ledger.ledger(connection)
-    get_storage().put_json(LEDGER_OBJECT, {"records": records})
+    storage = get_storage()
+    storage.prepare()  # the first erasure may come before the first backup
+    storage.put_json(LEDGER_OBJECT, {"records": records})
     return len(records)
 
 
