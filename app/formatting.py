@@ -45,7 +45,9 @@ def money(amount: int | None) -> Markup:
     """:func:`money_text` in a span that never wraps; the hover shows the plain number."""
     if amount is None:
         return Markup("")
-    return Markup('<span class="money" title="IDR {raw}">{text}</span>').format(raw=amount, text=money_text(amount))
+    # Markup's % escapes its arguments as .format does, at about half the cost (a list page formats an
+    # amount and a moment on every row).
+    return Markup('<span class="money" title="IDR %s">%s</span>') % (amount, money_text(amount))
 
 
 def iso(moment: datetime | date | None, precise: bool = False) -> str:
@@ -82,7 +84,7 @@ def day_text(day: date | None, style: str = "medium") -> str:
 
 def _time_tag(moment, text: str) -> Markup:
     value = iso(moment)
-    return Markup('<time datetime="{value}" title="{value}">{text}</time>').format(value=value, text=text)
+    return Markup('<time datetime="%s" title="%s">%s</time>') % (value, value, text)
 
 
 def when(moment: datetime | None, style: str = "medium") -> Markup:

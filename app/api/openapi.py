@@ -8,7 +8,11 @@ unit test checks that every API route is documented and every documented path ex
 from __future__ import annotations
 
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from app.listing import ListDefinition
+from app.platform import lists as platform_lists
+from app.platform.labels import STATUS_LABELS
 from app.security.ratelimits import API_PER_TOKEN
+from app.users import lists as user_lists
 
 PREFIX = "/api/v1"
 MAX_ID = 2**31 - 1
@@ -18,7 +22,7 @@ TIME = {"type": "string", "format": "date-time"}
 TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
-STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
+STATUS = {"type": "string", "enum": list(STATUS_LABELS)}
 # Text may hold tabs and line breaks, never other control characters (C0, DEL, C1), as
 # app.inputs refuses them; a query parameter holds no tab or line break either.
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
@@ -159,6 +163,11 @@ def _time_filter(name: str, description: str) -> dict:
     return _query(name, {"type": "string", "format": "date-time"}, description)
 
 
+def _choices(definition: ListDefinition, name: str) -> dict:
+    """The values a list filter offers (its page's declaration), as an enum."""
+    return {"type": "string", "enum": [value for value, _label in definition.filter(name).choices]}
+
+
 PATHS = {
     "/me": {"get": {"summary": "The token and the user it acts as", "tags": ["tokens"],
                     "responses": {"200": _ok("Me"), **COMMON}}},
@@ -167,7 +176,7 @@ PATHS = {
         _query("q", SEARCH, "Part of the name or code.")]),
     "/institutions/{institution_id}": _detail("One institution", "Institution", "institution_id"),
     "/transactions": _list("Transactions, newest first", "Transaction", [
-        _query("status", STATUS, "Only this status."), INSTITUTION_FILTER,
+        _query("status", _choices(platform_lists.TRANSACTIONS, "status"), "Only this status."), INSTITUTION_FILTER,
         _time_filter("created_after", "Created at or after (RFC 3339)."),
         _time_filter("created_before", "Created before (RFC 3339)."),
         _query("q", SEARCH, "An exact reference or customer e-mail.")]),
@@ -177,9 +186,8 @@ PATHS = {
     "/transactions/{transaction_id}/reject": _decision("Reject a pending transaction (reason required)",
                                                        "Transaction", "transaction_id", "Rejection"),
     "/approvals": _list("Approval requests, newest first", "Approval", [
-        _query("status", STATUS, "Only this status."),
-        _query("kind", {"type": "string", "enum": ["limit_increase", "customer_reactivation", "refund",
-                                                   "data_correction"]}, "Only this kind."),
+        _query("status", _choices(platform_lists.APPROVALS, "status"), "Only this status."),
+        _query("kind", _choices(platform_lists.APPROVALS, "kind"), "Only this kind."),
         INSTITUTION_FILTER,
         _time_filter("requested_after", "Requested at or after (RFC 3339)."),
         _time_filter("requested_before", "Requested before (RFC 3339).")]),
@@ -211,8 +219,7 @@ PATHS = {
         ],
         "responses": {"200": _ok("AuditPage"), "400": _error("A parameter is not valid."), **COMMON}}},
     "/users": _list("Accounts the token's user may administer", "User", [
-        _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
-               "Only this role."),
+        _query("role", _choices(user_lists.USERS, "role"), "Only this role."),
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
         _query("two_factor", {"type": "string", "enum": ["true", "false"]},
                "Only accounts with (true) or without (false) a second factor."),

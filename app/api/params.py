@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import request
@@ -11,7 +12,7 @@ from sqlalchemy import Select
 
 from app.api.auth import ApiError
 from app.inputs import digits, has_control_characters
-from app.listing import ChoiceFilter, ListDefinition
+from app.listing import ChoiceFilter, DateRangeFilter, Filter, ListDefinition
 from app.pagination import InvalidCursor, Keyset
 
 DEFAULT_LIMIT = 50
@@ -60,25 +61,47 @@ def text(name: str, max_length: int = 100) -> str | None:
     return raw.strip() or None
 
 
-def list_filters(definition: ListDefinition, names: dict[str, str], *, booleans: tuple[str, ...] = ()) -> dict:
+def list_filters(definition: ListDefinition, names: Mapping[str, str], *, booleans: tuple[str, ...] = ()) -> dict:
     """The values of a list page's filters (app.listing), read from the API's parameters, for the
     same service query as the page. ``names`` maps an API parameter to its filter; a parameter in
     ``booleans`` takes true/false for a filter of two choices (true is the first). Text, whole
     numbers and choices are checked like every API parameter; the allowed choices are the filter's.
+    A date range is read from two RFC 3339 parameters named after its key, ``<key>_after`` (at or
+    after) and ``<key>_before`` (before). A filter the API cannot read raises TypeError.
     """
     values: dict[str, object] = {}
     for param, name in names.items():
         flt = definition.filter(name)
-        if not isinstance(flt, ChoiceFilter):
+        if isinstance(flt, DateRangeFilter):
+            after, before = (timestamp(bound) for bound in range_parameters(param))
+            values[name] = (after, before) if after or before else None
+        elif isinstance(flt, ChoiceFilter):
+            if flt.integer:
+                values[name] = integer(param)
+            elif param in booleans:
+                flag = boolean(param)
+                values[name] = None if flag is None else flt.choices[0 if flag else 1][0]
+            else:
+                values[name] = choice(param, tuple(value for value, _label in flt.choices))
+        elif type(flt) is Filter:
             values[name] = text(param)
-        elif flt.integer:
-            values[name] = integer(param)
-        elif param in booleans:
-            flag = boolean(param)
-            values[name] = None if flag is None else flt.choices[0 if flag else 1][0]
         else:
-            values[name] = choice(param, tuple(value for value, _label in flt.choices))
+            raise TypeError(f"the API does not read {type(flt).__name__} filters ({name!r})")
     return values
+
+
+def range_parameters(key: str) -> tuple[str, str]:
+    """The two API parameters of a date range: ``<key>_after`` and ``<key>_before``."""
+    return f"{key}_after", f"{key}_before"
+
+
+def filter_parameters(definition: ListDefinition, names: Mapping[str, str]) -> tuple[str, ...]:
+    """Every query parameter :func:`list_filters` reads for ``names`` (what the OpenAPI document describes)."""
+    found: list[str] = []
+    for param, name in names.items():
+        is_range = isinstance(definition.filter(name), DateRangeFilter)
+        found.extend(range_parameters(param) if is_range else (param,))
+    return tuple(found)
 
 
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")

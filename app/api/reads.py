@@ -1,6 +1,8 @@
 """Read endpoints: the token's user sees exactly what the portal would show them.
 
-Lists are keyset pages ordered by id, newest first (``limit``, ``cursor``); lists and
+Lists are keyset pages ordered by id, newest first (``limit``, ``cursor``), filtered by their
+list page's own declarations (app.platform.lists, app.users.lists) through
+app.api.params.list_filters; lists and
 details of institutions, transactions and approvals come from the shared cache per
 institution scope (app.api.cache), invalidated by the services that change them.
 """
@@ -14,11 +16,11 @@ from flask_login import current_user
 from app.api import bp, serializers
 from app.api.auth import ApiError
 from app.api.cache import cached_read
-from app.api.params import boolean, choice, integer, list_filters, page, text, timestamp
+from app.api.params import list_filters, page
 from app.auth import two_factor
 from app.extensions import db
 from app.pagination import Keyset
-from app.platform.labels import STATUS_CHOICES
+from app.platform import lists as platform_lists
 from app.platform.models import Approval, Institution, Transaction
 from app.platform.services import institutions, queues
 from app.security.access import Permission, api_token, institution_scope
@@ -28,7 +30,14 @@ from app.users import lists as user_lists
 from app.users.models import User
 
 MAX_ID = 2**31 - 1
-STATUSES = tuple(value for value, _label in STATUS_CHOICES)
+# Each list's API parameter -> the filter of its page's declaration it sets (app.api.params.list_filters);
+# a date range's key names two parameters, <key>_after and <key>_before.
+INSTITUTION_FILTERS = {"q": "q", "active": "active"}
+TRANSACTION_FILTERS = {"q": "q", "status": "status", "institution_id": "institution", "created": "created"}
+APPROVAL_FILTERS = {"status": "status", "kind": "kind", "institution_id": "institution", "requested": "requested"}
+USER_FILTERS = {"q": "q", "role": "role", "active": "active", "two_factor": "two_factor",
+                "institution_id": "institution"}
+USER_BOOLEANS = ("active", "two_factor")
 
 
 def visibility() -> str:
@@ -66,8 +75,8 @@ def me():
 @api_token("read", Permission.VIEW_PORTAL)
 @cached_read("institutions", visibility)
 def institution_list():
-    active = boolean("active")
-    values = {"q": text("q"), "active": None if active is None else ("yes" if active else "no")}
+    """Institutions in the caller's scope, filtered by the institution list page's filters."""
+    values = list_filters(platform_lists.INSTITUTIONS, INSTITUTION_FILTERS, booleans=("active",))
     query = institutions.search(actor_from_request(), values)
     return page(query, Keyset((Institution.id,)), serializers.institution)
 
@@ -83,10 +92,8 @@ def institution_detail(institution_id: int):
 @api_token("read", Permission.VIEW_PORTAL)
 @cached_read("transactions", visibility)
 def transaction_list():
-    after, before = timestamp("created_after"), timestamp("created_before")
-    values = {"q": text("q"), "status": choice("status", STATUSES),
-              "institution": integer("institution_id", maximum=MAX_ID),
-              "created": (after, before) if after or before else None}
+    """Transactions in the caller's scope, filtered by the transaction list page's filters."""
+    values = list_filters(platform_lists.TRANSACTIONS, TRANSACTION_FILTERS)
     query = queues.transactions(actor_from_request(), values)
     return page(query, Keyset((Transaction.id,)), serializers.transaction)
 
@@ -101,10 +108,9 @@ def transaction_detail(transaction_id: int):
 @api_token("read", Permission.VIEW_PORTAL)
 @cached_read("approvals", visibility)
 def approval_list():
-    after, before = timestamp("requested_after"), timestamp("requested_before")
-    values = {"status": choice("status", STATUSES), "kind": choice("kind", queues.APPROVAL_KINDS),
-              "institution": integer("institution_id", maximum=MAX_ID),
-              "requested": (after, before) if after or before else None}
+    """Approval requests in the caller's scope, filtered by the approval queue's filters (every
+    status unless ``status`` is given: the page's default of pending ones is the page's own)."""
+    values = list_filters(platform_lists.APPROVALS, APPROVAL_FILTERS)
     query = queues.approvals(actor_from_request(), values)
     return page(query, Keyset((Approval.id,)), serializers.approval)
 
@@ -125,9 +131,7 @@ def _users_with_two_factor(rows: list[User]) -> list[dict]:
 def user_list():
     """Accounts the token's user may see in user administration (not cached: they hold e-mail
     addresses), filtered by the user list page's own filters (app.users.lists)."""
-    values = list_filters(user_lists.USERS, {"q": "q", "role": "role", "active": "active",
-                                             "two_factor": "two_factor", "institution_id": "institution"},
-                          booleans=("active", "two_factor"))
+    values = list_filters(user_lists.USERS, USER_FILTERS, booleans=USER_BOOLEANS)
     body = page(user_lists.search(actor_from_request(), values), Keyset((User.id,)), lambda row: row)
     body["data"] = _users_with_two_factor(body["data"])
     return body

@@ -17,13 +17,15 @@ def init_app(app) -> None:
     from app.backups import jobs, routes  # noqa: F401  (routes add to bp; jobs register themselves)
     from app.backups.catalogue import last_restore_drill, newest_verified_backup
     from app.backups.erasures import on_person_erased
-    from app.backups.jobs import JOB_PREFIX
+    from app.backups.jobs import JOB_PREFIX, may_watch
     from app.backups.messages import as_json
     from app.jobs.progress import describe_with
     from app.observability.gauges import register_gauge
 
     app.register_blueprint(bp)
-    describe_with(JOB_PREFIX, as_json)  # the wording of GET /jobs/<id> for backup jobs
+    # GET /jobs/<id> for backup jobs: their wording, and every holder of the backups permission
+    # watches them (another superadmin's, and system ones), as the backups page shows them all.
+    describe_with(JOB_PREFIX, as_json, watchers=may_watch)
     register_gauge("backup_age", newest_verified_backup)
     register_gauge("restore_drill", last_restore_drill)
     events.subscribe(app, events.person_erased, on_person_erased)  # a copy of the ledger beside the backups

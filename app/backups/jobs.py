@@ -5,10 +5,17 @@ from __future__ import annotations
 from app.backups import procedures
 from app.backups.errors import BackupError, RestoreFailed
 from app.jobs.services import JobContext, JobFailed, job
+from app.security.access import Permission, has_permission
 from app.security.actor import Actor
 
 JOB_PREFIX = "backups."
 LONG = 12 * 3600
+
+
+def may_watch(user) -> bool:
+    """Whether ``user`` may watch the progress of any backup job (whoever started it, the system
+    included): everyone who manages backups, as the backups page shows them every job."""
+    return has_permission(user, Permission.MANAGE_BACKUPS)
 
 
 def _failed(exc: BackupError, **extra) -> JobFailed:

@@ -9,8 +9,9 @@ through its :class:`~app.jobs.services.JobContext`. Progress lives in Redis, or 
 under ``instance/jobs`` without it, so every worker (and a reloaded page) can read it.
 
 The UI layer every feature's jobs share: ``GET /jobs/<id>`` (:mod:`app.jobs.routes`) answers
-the job's owner with its progress as JSON (a feature adds its own wording through
-:func:`app.jobs.progress.describe_with`), ``templates/_partials/job_progress.html`` shows it,
+with a job's progress as JSON: to the person who started it, and to whoever its feature lets
+watch it (a feature registers its wording and its watchers through
+:func:`app.jobs.progress.describe_with`); ``templates/_partials/job_progress.html`` shows it,
 and ``static/js/jobs.js`` keeps it current while the job runs.
 """
 
@@ -20,7 +21,11 @@ bp = Blueprint("jobs", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the job status endpoint (routes load here, so services import without views)."""
-    from app.jobs import routes  # noqa: F401  (routes add to bp)
+    """Register the job status endpoint (routes load here, so services import without views), and
+    ``may_watch_job(record)`` for templates: whether the signed-in user may poll that job."""
+    from flask_login import current_user
+
+    from app.jobs import progress, routes  # noqa: F401  (routes add to bp)
 
     app.register_blueprint(bp)
+    app.add_template_global(lambda record: progress.may_watch(record, current_user), "may_watch_job")

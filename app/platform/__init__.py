@@ -1,7 +1,8 @@
 """The platform's domain: institutions, customers, transactions and approvals.
 
 Services: app.platform.services (one module per kind of row: institutions, customers,
-decisions, imports, queues, facets). Pages: app.platform.routes; commands: app.platform.cli.
+decisions, imports, queues, facets). List declarations: app.platform.lists (pages and API).
+Pages: app.platform.routes; commands: app.platform.cli.
 """
 
 from flask import Blueprint

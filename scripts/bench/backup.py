@@ -15,7 +15,7 @@ filled with realistic rows), then, for each round, times:
                                         over the live database, then compare counts (no safety backup)
            ours, full                   verify + safety backup + the above (what an operator waits for)
 
-Prints medians and p95 (the slowest of few rounds) side by side; docs/PERFORMANCE.md
+Prints medians and p95 (the slowest of few rounds) side by side, and the load average; docs/PERFORMANCE.md
 ("Backups") holds the figures of the last run. The database is dropped at the end.
 
     python scripts/bench/backup.py [--rounds 3] [--scale 0.65] [--keep]
@@ -248,6 +248,7 @@ def report(results: dict[str, list[float]], sizes: dict[str, int], db_size: int,
     print(f"  our restore vs pg_restore: {med['restore_ours'] / med['restore_raw']:.2f}x (target <= 1.1x); "
           f"vs pg_restore -1 --clean: {med['restore_ours'] / med['restore_raw_atomic']:.2f}x (the same work)")
     print(f"  old restore vs ours:      {med['restore_psql'] / med['restore_ours']:.2f}x slower")
+    print(f"\nload average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

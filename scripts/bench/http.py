@@ -16,7 +16,7 @@ gunicorn (2 workers) on PostgreSQL and Redis, one variant at a time
 Each variant runs ``--rounds`` rounds of ``--seconds`` with ``--clients`` keep-alive
 connections (after a warm-up); the rounds alternate between variants, so drift on this
 shared machine hits them alike. Prints requests/s (median of the rounds) and p95 latency,
-and the ratios to the bare page. Redis: only db TEST_REDIS_DB (default 9) is used.
+the ratios to the bare page, and the load average. Redis: only db TEST_REDIS_DB (default 9) is used.
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def main() -> None:
                   f"{percentile(latencies, 0.95) * 1000:9.1f}{ratio:10.0%}")
         print("* the median over the rounds of (variant / bare) measured in the same round")
         full = statistics.median(r / b for (r, _), (b, _) in zip(results["full"], results["bare"], strict=True))
-        print(f"\nfull stack keeps {full:.0%} of the bare page's throughput (target: at least 75%)")
+        print(f"\nfull stack keeps {full:.0%} of the bare page's throughput (target: at least 75%); "
+              f"load average {os.getloadavg()[0]:.1f}")
         limiter_overhead(env)
 
 

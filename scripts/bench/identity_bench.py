@@ -8,7 +8,8 @@
 2. A deep page of the user list on PostgreSQL: keyset (WHERE (email, id) > cursor) versus
    OFFSET, with and without a filter. Uses a throw-away database ``saintara_test_bench_*``.
 
-Prints median and p95 in milliseconds. Figures go to docs/PERFORMANCE.md by hand.
+Prints median and p95 in milliseconds, and the load average (the figures move with it).
+Figures go to docs/PERFORMANCE.md by hand.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_backup_codes(args.rounds)
     bench_user_list(args.users, args.rounds)
+    print(f"\nload average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from app.extensions import db
 from app.inputs import digits
-from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, ListDefinition, SortOption
-from app.platform import bp
+from app.platform import bp, lists
 from app.platform.forms import BulkApproveForm, DecisionForm
-from app.platform.labels import KIND_CHOICES, STATUS_CHOICES
 from app.platform.models import Approval
 from app.platform.routes.shared import decide_from_form, visible
 from app.platform.services import approval_subjects, history, institutions, queues
@@ -20,28 +17,14 @@ from app.platform.services import decisions as service
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 
-LIST = ListDefinition(
-    filters=[ChoiceFilter("status", _l("Status"), STATUS_CHOICES),
-             ChoiceFilter("kind", _l("Kind"), KIND_CHOICES),
-             ChoiceFilter("institution", _l("Institution"), integer=True),
-             DateRangeFilter("requested", _l("Requested"))],
-    sorts=[SortOption("requested", _l("Requested"), (Approval.requested_at, Approval.id), descending=False)],
-    default_sort="requested",
-    csv_columns=[CsvColumn("id", lambda a: a.id), CsvColumn("kind", lambda a: a.kind),
-                 CsvColumn("subject", lambda a: a.subject_repr), CsvColumn("summary", lambda a: a.summary),
-                 CsvColumn("institution_code", lambda a: a.institution.code if a.institution else None),
-                 CsvColumn("requested_at", lambda a: a.requested_at), CsvColumn("status", lambda a: a.status),
-                 CsvColumn("decided_at", lambda a: a.decided_at)],
-)
-
 
 @bp.get("/approvals")
 @requires(Permission.VIEW_PORTAL)
 def approvals():
     actor = actor_from_request()
-    state = LIST.state(defaults={"status": "pending"})
-    return LIST.respond(queues.approvals(actor, state.values), state, "platform/approvals/list.html", "approvals",
-                        choices={"institution": institutions.choices(actor)})
+    state = lists.APPROVALS.state(defaults={"status": "pending"})
+    return lists.APPROVALS.respond(queues.approvals(actor, state.values), state, "platform/approvals/list.html",
+                                   "approvals", choices={"institution": institutions.choices(actor)})
 
 
 def _detail(approval: Approval, form: DecisionForm, status: int = 200):

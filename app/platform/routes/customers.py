@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, DateRangeFilter, Filter, ListDefinition, SortOption
-from app.platform import bp
+from app.platform import bp, lists
 from app.platform.forms import CustomerForm
-from app.platform.labels import ACTIVE_CHOICES
 from app.platform.models import Customer
 from app.platform.routes.shared import stale_message, visible
 from app.platform.services import StaleEdit, history, institutions
@@ -18,29 +15,14 @@ from app.platform.services import customers as service
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 
-LIST = ListDefinition(
-    filters=[Filter("q", _l("Search"), placeholder=_l("Name, e-mail or phone")),
-             ChoiceFilter("institution", _l("Institution"), integer=True),
-             ChoiceFilter("active", _l("Status"), ACTIVE_CHOICES),
-             DateRangeFilter("created", _l("Registered"))],
-    sorts=[SortOption("created", _l("Registered"), (Customer.created_at, Customer.id)),
-           SortOption("name", _l("Name"), (Customer.full_name, Customer.id), descending=False),
-           SortOption("email", _l("E-mail"), (Customer.email, Customer.id), descending=False)],
-    default_sort="created",
-    csv_columns=[CsvColumn("id", lambda c: c.id), CsvColumn("full_name", lambda c: c.full_name),
-                 CsvColumn("email", lambda c: c.email), CsvColumn("phone", lambda c: c.phone),
-                 CsvColumn("institution_code", lambda c: c.institution.code),
-                 CsvColumn("active", lambda c: c.is_active), CsvColumn("created_at", lambda c: c.created_at)],
-)
-
 
 @bp.get("/customers")
 @requires(Permission.VIEW_PORTAL)
 def customers():
     actor = actor_from_request()
-    state = LIST.state()
-    return LIST.respond(service.search(actor, state.values), state, "platform/customers/list.html", "customers",
-                        choices={"institution": institutions.choices(actor)})
+    state = lists.CUSTOMERS.state()
+    return lists.CUSTOMERS.respond(service.search(actor, state.values), state, "platform/customers/list.html",
+                                   "customers", choices={"institution": institutions.choices(actor)})
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, Filter, ListDefinition, SortOption
-from app.platform import bp
+from app.platform import bp, lists
 from app.platform.forms import AssignAdminForm, ConfirmForm, InstitutionForm
-from app.platform.labels import ACTIVE_CHOICES
 from app.platform.models import Institution
 from app.platform.routes.shared import stale_message, visible
 from app.platform.services import StaleEdit, history
@@ -20,16 +17,6 @@ from app.security.actor import actor_from_request
 from app.security.stepup import step_up_required
 from app.users.models import User
 
-LIST = ListDefinition(
-    filters=[Filter("q", _l("Search"), placeholder=_l("Name or code")),
-             ChoiceFilter("active", _l("Status"), ACTIVE_CHOICES)],
-    sorts=[SortOption("name", _l("Name"), (Institution.name_order, Institution.id), descending=False),
-           SortOption("code", _l("Code"), (Institution.code,), descending=False)],
-    default_sort="name",
-    csv_columns=[CsvColumn("code", lambda i: i.code), CsvColumn("name", lambda i: i.name),
-                 CsvColumn("active", lambda i: i.is_active), CsvColumn("created_at", lambda i: i.created_at)],
-)
-
 
 def _institution(institution_id: int) -> Institution:
     return visible(db.session.get(Institution, institution_id))
@@ -38,9 +25,9 @@ def _institution(institution_id: int) -> Institution:
 @bp.get("/institutions")
 @requires(Permission.VIEW_PORTAL)
 def institutions():
-    state = LIST.state()
-    return LIST.respond(service.search(actor_from_request(), state.values), state,
-                        "platform/institutions/list.html", "institutions")
+    state = lists.INSTITUTIONS.state()
+    return lists.INSTITUTIONS.respond(service.search(actor_from_request(), state.values), state,
+                                      "platform/institutions/list.html", "institutions")
 
 
 @bp.get("/institutions/<int:institution_id>")

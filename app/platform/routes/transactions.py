@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.listing import (
-    AmountRangeFilter,
-    ChoiceFilter,
-    CsvColumn,
-    DateRangeFilter,
-    Filter,
-    ListDefinition,
-    SortOption,
-)
-from app.platform import bp
+from app.platform import bp, lists
 from app.platform.forms import DecisionForm
-from app.platform.labels import STATUS_CHOICES
 from app.platform.models import Transaction
 from app.platform.routes.shared import decide_from_form, visible
 from app.platform.services import decisions as service
@@ -26,31 +15,15 @@ from app.platform.services import history, institutions, queues
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
 
-LIST = ListDefinition(
-    filters=[Filter("q", _l("Reference or customer e-mail"), placeholder=_l("TRX-20260101-000001")),
-             ChoiceFilter("status", _l("Status"), STATUS_CHOICES),
-             ChoiceFilter("institution", _l("Institution"), integer=True),
-             DateRangeFilter("created", _l("Created")),
-             AmountRangeFilter("amount", _l("Amount (IDR)"))],
-    sorts=[SortOption("created", _l("Created"), (Transaction.created_at, Transaction.id)),
-           SortOption("amount", _l("Amount"), (Transaction.amount_idr, Transaction.id)),
-           SortOption("reference", _l("Reference"), (Transaction.reference,), descending=False)],
-    default_sort="created",
-    csv_columns=[CsvColumn("reference", lambda t: t.reference), CsvColumn("created_at", lambda t: t.created_at),
-                 CsvColumn("institution_code", lambda t: t.institution.code),
-                 CsvColumn("customer_email", lambda t: t.customer.email),
-                 CsvColumn("amount_idr", lambda t: t.amount_idr), CsvColumn("status", lambda t: t.status),
-                 CsvColumn("decided_at", lambda t: t.decided_at), CsvColumn("description", lambda t: t.description)],
-)
-
 
 @bp.get("/transactions")
 @requires(Permission.VIEW_PORTAL)
 def transactions():
     actor = actor_from_request()
-    state = LIST.state()
-    return LIST.respond(queues.transactions(actor, state.values), state, "platform/transactions/list.html",
-                        "transactions", choices={"institution": institutions.choices(actor)})
+    state = lists.TRANSACTIONS.state()
+    return lists.TRANSACTIONS.respond(queues.transactions(actor, state.values), state,
+                                      "platform/transactions/list.html", "transactions",
+                                      choices={"institution": institutions.choices(actor)})
 
 
 def _detail(tx: Transaction, form: DecisionForm, status: int = 200):

@@ -10,8 +10,6 @@ from app.platform.models import Approval, Customer, Transaction
 from app.security.access import institution_scope
 from app.security.actor import Actor
 
-APPROVAL_KINDS = ("limit_increase", "customer_reactivation", "refund", "data_correction")
-
 
 def _date_range(query: Select, column, bounds) -> Select:
     if bounds:
