@@ -121,6 +121,38 @@ def day_bounds(first: date | None, last: date | None, zone: str) -> tuple[dateti
     return start, end
 
 
+_MOMENT_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def moment(raw: str | None, zone: str, *, end: bool = False) -> datetime | None:
+    """A day (YYYY-MM-DD) or a local date-time (YYYY-MM-DD HH:MM[:SS], or with a T) in ``zone``,
+    as aware UTC; None when empty. Raises InvalidInput.
+
+    As the end of a range (``end``), a day means the whole day and a minute the whole minute. A
+    time at the ends of the calendar means no bound (None), as in :func:`day_bounds`.
+    """
+    value = (raw or "").strip()
+    if not value:
+        return None
+    try:
+        local = datetime.combine(date.fromisoformat(value), time.min) if len(value) == 10 else None
+        step = timedelta(days=1)
+    except ValueError:
+        local = None
+    for pattern in () if local else _MOMENT_FORMATS:
+        try:
+            local = datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+        step = timedelta(seconds=1) if local.second else timedelta(minutes=1)
+        break
+    if local is None:
+        raise InvalidInput(_l("Enter a date (YYYY-MM-DD) or a date and time."))
+    if not within_calendar(local.date()):
+        return None
+    return (local + (step if end else timedelta())).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
 # --- forms ---------------------------------------------------------------------------------------
 
 class Form(FlaskForm):

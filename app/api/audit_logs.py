@@ -6,23 +6,24 @@ are returned oldest first by id, which is also the order in which they were comm
 late. With nothing new, ``next_cursor`` stays the one given. Every entry carries its
 ``prev_hash`` and ``hash``, so the collector can check the chain too. The token's user
 sees what the portal's audit log would show them (institution admins: their
-institution's entries); the filters are those of app.audit.queries. The first pull of
-each hour by a token is itself recorded (AUDIT_API_READ).
+institution's entries); the filters it shares with the portal's list (action, result,
+resource, actor_id, request_id) are read by that list's declarations (app.audit.lists), and
+``since`` is an RFC 3339 time. The first pull of each hour by a token is itself recorded
+(AUDIT_API_READ).
 """
 
 from __future__ import annotations
-
-import re
 
 from flask import g, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.params import MAX_INT, invalid, timestamp
+from app.api.params import declared_filter, invalid, timestamp
 from app.audit.export import record_api_read
-from app.audit.filters import _ACTION, _REQUEST_ID, _RESOURCE_TYPE, AuditFilter
-from app.audit.models import AuditLog, AuditResult
+from app.audit.filters import AuditFilter
+from app.audit.lists import AUDIT_LOG, audit_filter
+from app.audit.models import AuditLog
 from app.audit.queries import criteria
 from app.extensions import db
 from app.inputs import digits
@@ -33,10 +34,9 @@ from app.security.actor import actor_from_request
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-# The same rules as the portal's audit filters (app.audit.filters).
-ACTION, RESOURCE_TYPE, REQUEST_ID = _ACTION, _RESOURCE_TYPE, _REQUEST_ID
-RESOURCE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-# This list's filters (all named as in the portal's URLs, app.audit.filters.FILTER_ARGS).
+# Parameters named and checked as on the portal's list (app.audit.lists), by filter name.
+SHARED = ("action", "result", "resource", "actor_id", "request_id")
+# This list's filters, as the audit entry of a pull describes them.
 FILTERS = ("action", "result", "resource_type", "resource_id", "actor_id", "since", "request_id")
 
 
@@ -56,15 +56,6 @@ def entry(row: AuditLog) -> dict:
             "prev_hash": row.prev_hash, "hash": row.hash}
 
 
-def _matching(name: str, pattern: re.Pattern) -> str | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not pattern.match(value):
-        raise invalid(name, _("This value is not valid here."))
-    return value
-
-
 def _after() -> int:
     raw = request.args.get("after")
     if raw is None:
@@ -77,24 +68,13 @@ def _after() -> int:
 
 
 def _filter() -> AuditFilter:
-    actions = request.args.getlist("action")
-    if any(not ACTION.match(action) for action in actions):
-        raise invalid("action", _("Use action names such as LOGIN_FAILURE."))
-    result = request.args.get("result")
-    if result is not None and result not in {r.value for r in AuditResult}:
-        raise invalid("result", _("Use success or failure."))
-    resource_type, resource_id = _matching("resource_type", RESOURCE_TYPE), _matching("resource_id", RESOURCE_ID)
-    if resource_id is not None and resource_type is None:
-        raise invalid("resource_id", _("Give resource_type as well."))
-    actor_id = request.args.get("actor_id")
-    if actor_id is not None and not (digits(actor_id, 10) and 1 <= int(actor_id) <= MAX_INT):
-        raise invalid("actor_id", _("Use a user id."))
+    values = {name: declared_filter(AUDIT_LOG, name) for name in SHARED}
+    since = timestamp("since")
+    values["time"] = (since, None) if since else None
     # The inputs as given (all valid by now), so that summary() describes the pull like an export.
     raw = {name: request.args.getlist(name) if name == "action" else request.args[name]
            for name in FILTERS if name in request.args}
-    return AuditFilter(actions=tuple(dict.fromkeys(actions)), result=result, resource_type=resource_type,
-                       resource_id=resource_id, actor_id=int(actor_id) if actor_id else None,
-                       since=timestamp("since"), request_id=_matching("request_id", REQUEST_ID), raw=raw)
+    return audit_filter(values, raw)
 
 
 @bp.get("/audit-logs")

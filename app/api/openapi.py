@@ -8,6 +8,7 @@ unit test checks that every API route is documented and every documented path ex
 from __future__ import annotations
 
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from app.audit.lists import ACTION, AUDIT_LOG, REQUEST_ID, RESOURCE_ID_LENGTH, RESOURCE_TYPE
 from app.listing import ListDefinition
 from app.platform import lists as platform_lists
 from app.platform.labels import STATUS_LABELS
@@ -33,6 +34,11 @@ SEARCH = {"type": "string", "maxLength": 100, "pattern": ONE_LINE}
 _SPACE = "\\t\\n\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 _NOT_SPACE = "[^\\x00-\\x20\\x7f-\\x9f\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 REASON_PATTERN = f"^[{_SPACE}]*{_NOT_SPACE}[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]+{_NOT_SPACE}[{_SPACE}]*$"
+# One line of 1..RESOURCE_ID_LENGTH characters without spaces around it (what the audit list's
+# resource id accepts, given as the API takes it: untrimmed).
+RESOURCE_ID_PATTERN = (f"^{_NOT_SPACE}(?:[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]{{0,{RESOURCE_ID_LENGTH - 2}}}"
+                       f"{_NOT_SPACE})?$")
+RESULTS = [value for value, _label in AUDIT_LOG.filter("result").choices]
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:
@@ -205,16 +211,16 @@ PATHS = {
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Entries per pull."),
             _time_filter("since", "Only entries made at or after this time (RFC 3339)."),
             {"name": "action", "in": "query", "required": False, "style": "form", "explode": True,
-             "schema": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,63}$"}},
+             "schema": {"type": "array", "items": {"type": "string", "pattern": ACTION.pattern}},
              "description": "Only these actions (repeat the parameter for several)."},
-            _query("result", {"type": "string", "enum": ["success", "failure"]}, "Only successes or failures."),
-            _query("resource_type", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+            _query("result", {"type": "string", "enum": RESULTS}, "Only successes or failures."),
+            _query("resource_type", {"type": "string", "pattern": RESOURCE_TYPE.pattern},
                    "Only entries about this kind of object."),
-            _query("resource_id", {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,64}$"},
+            _query("resource_id", {"type": "string", "pattern": RESOURCE_ID_PATTERN},
                    "Only entries about this object (with resource_type)."),
             _query("actor_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                    "Only what this user did (also while impersonating)."),
-            _query("request_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+            _query("request_id", {"type": "string", "pattern": REQUEST_ID.pattern},
                    "Only entries of this request."),
         ],
         "responses": {"200": _ok("AuditPage"), "400": _error("A parameter is not valid."), **COMMON}}},

@@ -141,3 +141,21 @@ def json_body() -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "validation_error", _("Send a JSON object (Content-Type: application/json)."))
     return body
+
+
+def declared_filter(definition: ListDefinition, name: str):
+    """The value of one of a list page's filters (app.listing), read from the API parameters of the
+    same names by the filter's own rules and messages. The API is stricter than the page, which
+    trims what people type: a value given empty, or with spaces around it, is refused."""
+    flt = definition.filter(name)
+    for param in flt.params:
+        for raw in request.args.getlist(param):
+            if not raw or raw != raw.strip():
+                raise invalid(param, _("Give a value without spaces around it, or leave the parameter out."))
+    value, error = flt.parse(request.args)
+    if isinstance(error, Mapping):
+        param, message = next(iter(error.items()))
+        raise invalid(param, message)
+    if error is not None:
+        raise invalid(flt.params[0], error)
+    return value

@@ -3,15 +3,16 @@ an entry's detail, and the streamed exports."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, render_template
 from flask_babel import gettext as _
 
 from app.audit import bp, export, integrity, queries
 from app.audit.display import approximate, change_rows
 from app.audit.facets import facets
-from app.audit.filters import PAGE_SIZES, parse_filter, parse_page_size
+from app.audit.lists import AUDIT_LOG, filter_of
 from app.database import utcnow
 from app.errors import render_error
+from app.personal_data import vault
 from app.security.access import Permission, institution_scope, requires
 from app.security.actor import actor_from_request
 
@@ -21,25 +22,30 @@ bp.add_app_template_filter(approximate, "approximate")
 def _subject(entries, fixed: dict) -> str | None:
     """A readable name for the resource or actor of a timeline, from its newest visible entry."""
     if "actor_id" in fixed:
-        return next((e.actor_email for e in entries if e.actor_id == fixed["actor_id"]), None)
-    return next((e.resource_repr for e in entries if e.resource_repr), None)
+        return next((vault.reveal(e.actor_email) for e in entries if e.actor_id == fixed["actor_id"]), None)
+    return next((vault.reveal_text(e.resource_repr) for e in entries if e.resource_repr), None)
 
 
 def _list_page(*, fixed: dict | None = None, heading: str | None = None):
     scope = institution_scope(actor_from_request())
-    f, errors = parse_filter(request.args, fixed=fixed)
-    size = parse_page_size(request.args.get("size"))
+    state = AUDIT_LOG.state(fixed=fixed)
     page = estimate = subject = None
-    if not errors:
+    if not state.errors:
+        f = filter_of(state)
         estimate = queries.estimate_total(f, scope)
-        page = queries.page(f, scope, cursor=request.args.get("cursor"),
-                            direction=request.args.get("dir", "next"), size=size, estimate=estimate)
+        page = queries.page(f, scope, cursor=state.cursor, direction=state.direction, size=state.size,
+                            estimate=estimate)
     if page and fixed:
         subject = _subject(page.items, fixed)
+    found = facets(scope)
     return render_template(
-        "audit/index.html", page=page, estimate=estimate, filter=f, errors=errors, size=size,
-        sizes=PAGE_SIZES, facets=facets(scope), fixed=fixed or {}, heading=heading, subject=subject,
-        verification=integrity.last_verification(), scoped=scope is not None)
+        "audit/index.html", state=state, page=page, estimate=estimate, facets=found, heading=heading,
+        subject=subject, verification=integrity.last_verification(), scoped=scope is not None,
+        export_args=state.query_args(),
+        # The actor timeline names its actor in the path: the actor inputs would only contradict it.
+        hidden=("actor_id", "actor") if fixed and "actor_id" in fixed else ("actor_id",),
+        choices={"action": [(action, action) for action in found.actions]},
+        suggestions={"actor": found.actors, "resource": found.resource_types})
 
 
 @bp.get("/audit")
@@ -77,10 +83,11 @@ def detail(entry_id: int):
 @requires(Permission.VIEW_AUDIT_LOG)
 def export_entries(fmt: str):
     scope = institution_scope(actor_from_request())
-    f, errors = parse_filter(request.args)
-    if errors:
+    state = AUDIT_LOG.state()
+    if state.errors:
         return render_error(400, _("The filter of this export is not valid: %(problems)s",
-                                   problems="; ".join(f"{k}: {v}" for k, v in errors.items())))
+                                   problems="; ".join(f"{k}: {v}" for k, v in state.errors.items())))
+    f = filter_of(state)
     # Audited in this request's transaction, which commits before the first row is sent.
     export.record_export(actor_from_request(), fmt, f, scope)
     filename = f"audit-log-{utcnow():%Y%m%d-%H%M%S}.{fmt}"

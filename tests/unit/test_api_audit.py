@@ -62,10 +62,26 @@ def test_filters_and_scope_follow_the_portal(db, make_user, make_institution, wr
     ({"after": "garbage"}, "after"), ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"),
     ({"action": "drop table"}, "action"), ({"result": "maybe"}, "result"), ({"resource_id": "1"}, "resource_id"),
     ({"since": "yesterday"}, "since"), ({"actor_id": "x"}, "actor_id"), ({"request_id": "a b"}, "request_id"),
+    # The portal trims what people type; the API takes values exactly as its document describes them.
+    ({"action": " LOGIN_FAILURE"}, "action"), ({"action": ""}, "action"), ({"actor_id": "0"}, "actor_id"),
+    ({"resource_type": "user", "resource_id": ""}, "resource_id"),
+    ({"resource_type": "user", "resource_id": " 5"}, "resource_id"), ({"resource_type": "User"}, "resource_type"),
 ])
 def test_bad_parameters_are_refused_clearly(make_user, pull, params, field):
     error = pull(make_user(Role.ADMIN), expect=400, **params)["error"]
     assert error["code"] == "validation_error" and field in error["fields"]
+
+
+def test_the_shared_filters_read_as_on_the_portal(db, make_user, write_audit, pull):
+    write_audit("USER_UPDATE", resource_type="note", resource_id=5)
+    write_audit("USER_UPDATE", resource_type="note", resource_id=6,
+                actor=Actor(user_id=None, email="cli", request_id="req-api-000001"))
+    write_audit("LOGIN_FAILURE", resource_type="note", resource_id=5, result="failure")
+    admin = make_user(Role.ADMIN)
+    about_five = pull(admin, resource_type="note", resource_id="5")["data"]
+    assert [(e["action"], e["resource_id"]) for e in about_five] == [("USER_UPDATE", "5"), ("LOGIN_FAILURE", "5")]
+    several = pull(admin, action=["LOGIN_FAILURE", "USER_UPDATE"], result="success", request_id="req-api-000001")
+    assert [e["resource_id"] for e in several["data"]] == ["6"]
 
 
 def test_entries_carry_what_a_siem_needs(db, make_user, pull):

@@ -1,4 +1,4 @@
-"""Parsing the audit log's filters from the URL, and the text-safety helpers."""
+"""Parsing the audit log's filters from the URL (its list declaration), and the text-safety helpers."""
 
 from datetime import UTC, datetime
 
@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.audit.display import approximate, change_rows
-from app.audit.filters import DEFAULT_PAGE_SIZE, parse_filter, parse_page_size
+from app.audit.lists import AUDIT_LOG, DEFAULT_PAGE_SIZE, filter_of
 from app.escaping import csv_cell, json_line, one_line
 
 
@@ -18,7 +18,8 @@ def parse(app):
             for item in value if isinstance(value, list) else [value]:
                 data.add(key, item)
         with app.test_request_context():
-            return parse_filter(data)
+            state = AUDIT_LOG.state(data)
+            return filter_of(state), state.errors
 
     return do
 
@@ -76,9 +77,10 @@ def test_bad_input_is_named_and_not_applied(parse, args, field):
     assert field not in f.query_args()
 
 
-def test_page_size_is_one_of_the_offered_sizes():
-    assert parse_page_size("100") == 100
-    assert parse_page_size("7") == parse_page_size("x") == parse_page_size(None) == DEFAULT_PAGE_SIZE
+def test_page_size_is_one_of_the_offered_sizes(app):
+    with app.app_context():
+        assert AUDIT_LOG.page_size("100") == 100
+        assert AUDIT_LOG.page_size("7") == AUDIT_LOG.page_size("x") == AUDIT_LOG.page_size(None) == DEFAULT_PAGE_SIZE
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -113,6 +113,7 @@ def test_the_pager_walks_older_and_newer_without_gaps(db, write_audit, admin_cli
     newer = re.search(r'rel="prev" href="([^"]+)"', second.get_data(as_text=True)).group(1).replace("&amp;", "&")
     assert listed(admin_client.get(newer)) == everything[:25]
     assert "size=25" in older
+    assert '<a class="page-link" href="/audit?size=25">Newest</a>' in second.get_data(as_text=True)
 
 
 def test_a_foreign_cursor_is_refused_with_a_way_to_the_first_page(history, admin_client):
@@ -174,6 +175,15 @@ def test_resource_and_actor_timelines(db, history, admin_client):
     assert "alice@example.com" in actor.get_data(as_text=True)
     assert listed(admin_client.get("/audit/actors/11?action=CUSTOMER_UPDATE")) == [history["update"].id]
     assert listed(admin_client.get("/audit/resources/Bad!/1")) == []
+
+
+def test_a_timeline_keeps_its_subject_in_exports_and_out_of_the_filter_bar(history, admin_client):
+    html = admin_client.get("/audit/resources/transaction/9?result=success").get_data(as_text=True)
+    assert 'href="/audit/export/csv?resource_type=transaction&amp;resource_id=9&amp;result=success"' in html
+    assert 'name="resource_type"' not in html and 'name="result"' in html and 'name="actor"' in html
+    assert 'Filters <span class="badge text-bg-primary">1</span>' in html  # the result; not the subject
+    actor = admin_client.get("/audit/actors/11").get_data(as_text=True)
+    assert 'name="actor"' not in actor and 'name="actor_id"' not in actor and "Filters <span" not in actor
 
 
 def test_institution_admins_see_only_their_institution(db, history, make_user, client_for):

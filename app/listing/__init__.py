@@ -1,9 +1,10 @@
 """The shared list pattern (NetBox-style): filter bar, sortable columns, keyset pages, CSV export.
 
-A list page declares a :class:`ListDefinition`: its filters, the orderings it may be
-sorted by (indexed columns only, the last one unique) and the columns of its CSV
-export. The route reads a :class:`ListState` from the query string, asks its service
-for the filtered query, and renders one page with ``templates/_partials/list.html``,
+A list page declares a :class:`ListDefinition`: its filters (app.listing.filters), the
+orderings it may be sorted by (indexed columns only, the last one unique), the columns of
+its CSV export and, where people may choose, its page sizes. The route reads a
+:class:`ListState` from the query string (with any values its URL path fixes), asks its
+service for the filtered query, and renders one page with ``templates/_partials/list.html``,
 or streams the CSV of the whole filtered list (``?format=csv``), page by page.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,108 +21,28 @@ from flask import Flask, Response, current_app, render_template, request, stream
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
+from werkzeug.datastructures import MultiDict
 
 from app import escaping, inputs
 from app.errors import render_error
 from app.extensions import db
-from app.inputs import InvalidInput
+from app.listing.filters import (
+    AmountRangeFilter,
+    ChoiceFilter,
+    DateRangeFilter,
+    Filter,
+    FlagFilter,
+    MomentRangeFilter,
+    MultiFilter,
+    PatternFilter,
+    getlist,
+)
 from app.pagination import DEFAULT_PAGE_SIZE, InvalidCursor, Keyset, Page
 
+__all__ = ["AmountRangeFilter", "ChoiceFilter", "CsvColumn", "DateRangeFilter", "Filter", "FlagFilter",
+           "ListDefinition", "ListState", "MomentRangeFilter", "MultiFilter", "PatternFilter", "SortOption",
+           "csv_cell", "url_with", "wants_csv"]
 EXPORT_BATCH = 1000
-MAX_AMOUNT = 10**15
-_SEPARATORS = re.compile(r"[\s.,_]|^(rp|idr)", re.I)
-
-
-class Filter:
-    """One control of the filter bar; ``parse`` turns the query string into a value."""
-
-    kind = "search"
-
-    def __init__(self, name: str, label, *, placeholder=None):
-        self.name, self.label, self.placeholder = name, label, placeholder
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        return (self.name,)
-
-    def parse(self, args: Mapping[str, str]):
-        """``(value, error)``; value None means the filter is not applied."""
-        raw = args.get(self.name, "").strip()
-        if len(raw) > 100:
-            return None, _l("Use at most 100 characters.")
-        return (raw or None), None
-
-
-class ChoiceFilter(Filter):
-    """A select box. ``choices`` may be given here or, when they depend on the viewer
-    (institutions in one's scope), passed to the template by the route."""
-
-    kind = "choice"
-
-    def __init__(self, name: str, label, choices: Sequence[tuple[str, object]] = (), *, integer: bool = False):
-        super().__init__(name, label)
-        self.choices, self.integer = tuple(choices), integer
-
-    def parse(self, args):
-        raw = args.get(self.name, "").strip()
-        if not raw:
-            return None, None
-        if self.integer:
-            if inputs.digits(raw, 9):
-                return int(raw), None
-            return None, _l("Choose one of the offered values.")
-        if self.choices and raw not in {value for value, _label in self.choices}:
-            return None, _l("Choose one of the offered values.")
-        return raw, None
-
-
-class DateRangeFilter(Filter):
-    """Two dates (``<name>_from``, ``<name>_to``), inclusive, in the display time zone;
-    the value is ``(start, end)`` as aware UTC datetimes, end exclusive."""
-
-    kind = "date_range"
-
-    @property
-    def params(self):
-        return (f"{self.name}_from", f"{self.name}_to")
-
-    def parse(self, args):
-        try:
-            start, end = (inputs.day(args.get(param)) for param in self.params)
-        except InvalidInput as exc:
-            return None, exc.message
-        if start is None and end is None:
-            return None, None
-        if start and end and start > end:
-            return None, _l("The first date is after the second.")
-        return inputs.day_bounds(start, end, current_app.config["BABEL_DEFAULT_TIMEZONE"]), None
-
-
-class AmountRangeFilter(Filter):
-    """Two whole amounts (``<name>_min``, ``<name>_max``), inclusive; separators are ignored."""
-
-    kind = "amount_range"
-
-    @property
-    def params(self):
-        return (f"{self.name}_min", f"{self.name}_max")
-
-    def parse(self, args):
-        bounds = []
-        for param in self.params:
-            raw = _SEPARATORS.sub("", args.get(param, "").strip())
-            if not raw:
-                bounds.append(None)
-            elif inputs.digits(raw) and int(raw) <= MAX_AMOUNT:
-                bounds.append(int(raw))
-            else:
-                return None, _l("Enter whole amounts in rupiah, for example 1500000.")
-        low, high = bounds
-        if low is None and high is None:
-            return None, None
-        if low is not None and high is not None and low > high:
-            return None, _l("The smallest amount is larger than the largest.")
-        return (low, high), None
 
 
 @dataclass(frozen=True)
@@ -143,11 +63,16 @@ class CsvColumn:
 
 @dataclass
 class ListState:
-    """What the query string asked for: filter values, sort, and the page cursor."""
+    """What the query string asked for: filter values, sort, page cursor and size.
+
+    ``raw`` holds every parameter as typed (a list for a repeated one), to show it again;
+    ``errors`` maps a filter's name, or one parameter of a two-parameter filter, to its
+    message; ``fixed`` names the parameters the route's URL path set (a timeline's subject).
+    """
 
     definition: ListDefinition
     values: dict[str, object]
-    raw: dict[str, str]
+    raw: dict[str, object]
     errors: dict[str, object]
     sort: SortOption
     descending: bool
@@ -155,11 +80,48 @@ class ListState:
     direction: str
     defaulted: frozenset[str] = frozenset()
     size: int = DEFAULT_PAGE_SIZE
+    fixed: frozenset[str] = frozenset()
+
+    def chosen(self, flt: Filter) -> bool:
+        """True when the viewer applied ``flt`` (not a default, not a value the URL path fixes)."""
+        return (self.values.get(flt.name) is not None and flt.name not in self.defaulted
+                and not set(flt.params) <= self.fixed)
 
     @property
     def filtered(self) -> bool:
-        """True when the viewer narrowed the list (a default filter does not count)."""
-        return any(value is not None for name, value in self.values.items() if name not in self.defaulted)
+        """True when the viewer narrowed the list (a default or fixed filter does not count)."""
+        return any(self.chosen(flt) for flt in self.definition.filters)
+
+    def active(self, hidden: Sequence[str] = ()) -> int:
+        """How many filters the viewer applied, leaving out those named in ``hidden``."""
+        return sum(1 for flt in self.definition.filters if flt.name not in hidden and self.chosen(flt))
+
+    def shown(self, hidden: Sequence[str] = ()) -> list[Filter]:
+        """The filters to draw in the filter bar: not those named in ``hidden``, nor those the URL path fixes."""
+        return [flt for flt in self.definition.filters if flt.name not in hidden and not set(flt.params) <= self.fixed]
+
+    def errors_of(self, flt: Filter) -> list:
+        """The messages about ``flt``: its own, then those about each of its parameters."""
+        return [self.errors[key] for key in dict.fromkeys((flt.name, *flt.params)) if key in self.errors]
+
+    def query_args(self) -> dict[str, object]:
+        """The accepted filter parameters as typed (fixed ones included, in declaration order):
+        a link to the same view elsewhere, such as an export. Wrong or unused inputs are left out."""
+        args: dict[str, object] = {}
+        for flt in self.definition.filters:
+            if self.values.get(flt.name) is None or flt.name in self.errors:
+                continue
+            for param in flt.params:
+                typed = self.raw.get(param)
+                if param in self.errors:
+                    continue
+                if isinstance(typed, list):
+                    typed = list(dict.fromkeys(item.strip() for item in typed if item.strip()))
+                elif isinstance(typed, str):
+                    typed = typed.strip()
+                if typed:
+                    args[param] = typed
+        return args
 
     @property
     def keyset(self) -> Keyset:
@@ -182,10 +144,16 @@ class ListState:
 
 @dataclass
 class ListDefinition:
+    """A list: its filters, orderings, CSV columns and, when people may choose one, the page
+    sizes offered (``page_sizes``, with ``default_size``); without them a page holds
+    ``LIST_PAGE_SIZE`` rows."""
+
     filters: Sequence[Filter]
     sorts: Sequence[SortOption]
     default_sort: str
     csv_columns: Sequence[CsvColumn] = field(default_factory=tuple)
+    page_sizes: Sequence[int] = ()
+    default_size: int | None = None
 
     @property
     def sort_by_key(self) -> dict[str, SortOption]:
@@ -195,10 +163,26 @@ class ListDefinition:
         """The filter declared under ``name`` (KeyError when there is none)."""
         return {flt.name: flt for flt in self.filters}[name]
 
-    def state(self, args: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None) -> ListState:
+    def page_size(self, raw) -> int:
+        """The page size asked for when it is one of ``page_sizes``, else the list's default."""
+        if not self.page_sizes:
+            return current_app.config.get("LIST_PAGE_SIZE", DEFAULT_PAGE_SIZE)
+        default = self.default_size or self.page_sizes[0]
+        if isinstance(raw, str) and inputs.digits(raw.strip(), 6) and int(raw) in self.page_sizes:
+            return int(raw)
+        return default
+
+    def state(self, args: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None,
+              fixed: Mapping[str, object] | None = None) -> ListState:
         """Parse the query string (``request.args`` by default). ``defaults`` apply to a
-        filter whose parameter is absent (a queue that shows pending items unless asked)."""
+        filter whose parameter is absent (a queue that shows pending items unless asked).
+        ``fixed`` sets parameters whatever the query string says (a timeline page whose path
+        names its subject); they are parsed and checked like the others."""
         args = request.args if args is None else args
+        if fixed:
+            args = MultiDict(args)
+            for param, value in fixed.items():
+                args.setlist(param, [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)])
         defaults = defaults or {}
         values, raw, errors, defaulted = {}, {}, {}, set()
         for flt in self.filters:
@@ -207,10 +191,12 @@ class ListDefinition:
                 source = {flt.name: defaults[flt.name]}
                 defaulted.add(flt.name)
             for param in flt.params:
-                raw[param] = source.get(param, "")
+                raw[param] = getlist(source, param) if flt.multiple else source.get(param, "")
             value, error = flt.parse(source)
             values[flt.name] = value
-            if error is not None:
+            if isinstance(error, Mapping):
+                errors.update(error)
+            elif error is not None:
                 errors[flt.name] = error
         options = self.sort_by_key
         sort = options.get(args.get("sort", ""), options[self.default_sort])
@@ -218,7 +204,7 @@ class ListDefinition:
         descending = sort.descending if order not in ("asc", "desc") else order == "desc"
         return ListState(self, values, raw, errors, sort, descending, args.get("cursor") or None,
                          "prev" if args.get("dir") == "prev" else "next", frozenset(defaulted),
-                         current_app.config.get("LIST_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+                         self.page_size(args.get("size")), frozenset(fixed or ()))
 
     def page(self, query: Select, state: ListState) -> Page:
         """One page of ``query`` in the state's order; raises InvalidCursor for a foreign cursor."""
