@@ -103,11 +103,11 @@ def configure_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audit, auth, backups, dashboard, jobs, platform, search, settings, users
+    from app import api, audit, auth, backups, dashboard, jobs, platform, privacy, search, settings, users
     from app.observability import metrics
     from app.observability.health import bp as health_bp
 
-    for feature in (jobs, auth, dashboard, users, platform, settings, audit, backups, api, search):
+    for feature in (jobs, auth, dashboard, users, platform, settings, audit, backups, privacy, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -118,6 +118,7 @@ def register_cli(app: Flask) -> None:
     from app.backups.cli import backup_cli
     from app.jobs.cli import jobs_cli
     from app.platform.cli import seed_demo
+    from app.privacy.cli import privacy_cli
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
@@ -125,6 +126,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(backup_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(privacy_cli)
 
 
 def _import_models() -> None:
@@ -134,6 +136,7 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.backups import models as _backups  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
+    from app.privacy import models as _privacy  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT
 from app.security.ratelimits import API_PER_TOKEN
+from app.security.roles import ROLE_VALUES
 
 PREFIX = "/api/v1"
 MAX_ID = 2**31 - 1
@@ -19,6 +20,7 @@ TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
 STATUS = {"type": "string", "enum": ["pending", "approved", "rejected"]}
+ROLE = {"type": "string", "enum": list(ROLE_VALUES)}
 # Text may hold tabs and line breaks, never other control characters (C0, DEL, C1), as
 # app.inputs refuses them; a query parameter holds no tab or line break either.
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
@@ -63,7 +65,7 @@ SCHEMAS = {
         "decided_by_id": ID_OR_NULL, "reason": STRING_OR_NULL, "version": {"type": "integer"}}),
     "User": _object({
         "id": ID, "email": {"type": "string"}, "display_name": {"type": "string"},
-        "role": {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
+        "role": ROLE,
         "institution_id": ID_OR_NULL, "is_active": {"type": "boolean"}, "two_factor_enabled": {"type": "boolean"},
         "created_at": TIME, "last_sign_in_at": TIME_OR_NULL}),
     "Token": _object({"id": ID, "name": {"type": "string"}, "prefix": {"type": "string"},
@@ -211,7 +213,7 @@ PATHS = {
         ],
         "responses": {"200": _ok("AuditPage"), "400": _error("A parameter is not valid."), **COMMON}}},
     "/users": _list("Accounts the token's user may administer", "User", [
-        _query("role", {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
+        _query("role", ROLE,
                "Only this role."),
         _query("active", {"type": "string", "enum": ["true", "false"]}, "Only active or inactive accounts."),
         _query("two_factor", {"type": "string", "enum": ["true", "false"]},
