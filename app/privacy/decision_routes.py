@@ -11,7 +11,7 @@ from app.privacy import bp, fulfilment, verification
 from app.privacy import services as service
 from app.privacy.errors import PrivacyError, RequestChanged
 from app.privacy.forms import CompleteForm, ExtendForm, ManualCheckForm, RefuseForm, SendLinkForm
-from app.privacy.models import RequestStatus
+from app.privacy.models import RefusalReason, RequestStatus
 from app.privacy.routes import confirmation_link, detail_page, load, show_error
 from app.security.access import Permission, requires
 from app.security.actor import actor_from_request
@@ -120,6 +120,9 @@ def request_refuse(request_id: int):
     """A page to refuse the request with a reason and its explanation."""
     req = load(request_id)
     form = RefuseForm(version=req.version) if not _posted() else RefuseForm()
+    if req.status_enum is RequestStatus.RECEIVED:  # before verification, only this refusal is open
+        form.reason.choices = [choice for choice in form.reason.choices
+                               if choice[0] in ("", RefusalReason.IDENTITY_NOT_VERIFIED.value)]
     status = 200
     if req.is_open and form.validate_on_submit():
         try:

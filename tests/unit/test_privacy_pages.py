@@ -143,7 +143,8 @@ def test_an_erasure_cannot_be_completed_until_the_portal_can_erase(db, officer, 
 def test_the_list_filters_by_deadline_status_kind_and_due_date(db, officer, make_customer):
     now = utcnow()
     overdue = new_request(make_customer(), kind="access", received_at=now - timedelta(days=40))
-    soon = new_request(make_customer(), kind="restriction", jurisdiction="uu_pdp", received_at=now - timedelta(hours=50))
+    soon = new_request(make_customer(), kind="restriction", jurisdiction="uu_pdp",
+                       received_at=now - timedelta(hours=50))
     later = new_request(make_customer(), kind="objection", received_at=now - timedelta(days=1))
     done = new_request(make_customer(), kind="rectification")
     verification.record_manual_check(SYSTEM, done, "callback", "Called back")
@@ -229,3 +230,28 @@ def test_the_remind_command(runner, db, make_user, make_customer):
     assert first.exit_code == 0 and f"Reminded po@example.com about {req.reference}" in first.output
     second = runner.invoke(args=["privacy", "remind"])
     assert second.exit_code == 0 and "Nothing to remind about today." in second.output
+
+
+def test_before_verification_the_refuse_page_offers_only_the_identity_reason(db, officer, make_customer):
+    req = new_request(make_customer())
+    db.session.commit()
+    url = f"/privacy/requests/{req.id}/refuse"
+    page = officer.client.get(url).get_data(as_text=True)
+    assert 'value="identity_not_verified"' in page and 'value="legal_hold"' not in page
+    refused = officer.post(url, {"reason": "legal_hold", "note": "Kept by law", "version": req.version})
+    assert refused.status_code == 400
+    done = officer.post(url, {"reason": "identity_not_verified", "note": "No answer in 30 days",
+                              "version": req.version})
+    assert done.status_code == 302
+    db.session.refresh(req)
+    assert (req.status, req.refusal_reason) == ("refused", "identity_not_verified")
+
+
+def test_the_reminder_links_to_each_request_when_the_public_address_is_known(app, runner, db, make_user,
+                                                                            make_customer, outbox, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://admin.example.com")
+    make_user(Role.PRIVACY_OFFICER, email="po@example.com")
+    req = new_request(make_customer(), received_at=utcnow() - timedelta(days=35))
+    db.session.commit()
+    assert runner.invoke(args=["privacy", "remind"]).exit_code == 0
+    assert f"https://admin.example.com/privacy/requests/{req.id}" in outbox[-1].get_content()
