@@ -56,6 +56,14 @@ def test_a_privacy_officer_lands_on_the_requests_and_sees_only_privacy_and_audit
     assert client.get("/dashboard").status_code == 403 and client.get("/customers").status_code == 403
 
 
+def test_superadmins_find_the_privacy_pages_under_operations(make_user, staff):
+    page = staff(make_user(Role.SUPERADMIN)).client.get("/dashboard").get_data(as_text=True)
+    nav = page.split('id="main-nav"', 1)[1].split("</nav>", 1)[0]
+    menu = nav.split(">Operations<", 1)[1].split("</ul>", 1)[0]
+    assert 'href="/privacy/requests"' in menu and 'href="/privacy/records"' in menu
+    assert nav.count('href="/privacy/requests"') == 1  # no item of its own: the row stays one line
+
+
 def test_only_a_superadmin_can_make_someone_a_privacy_officer(make_user, staff):
     superadmin = staff(make_user(Role.SUPERADMIN)).client.get("/users/new").get_data(as_text=True)
     admin = staff(make_user(Role.ADMIN)).client.get("/users/new").get_data(as_text=True)
