@@ -153,6 +153,7 @@ def _import_models() -> None:
     from app.consent import models as _consent  # noqa: F401
     from app.personal_data import models as _personal_data  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
+    from app.privacy import models as _privacy  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

@@ -15,6 +15,7 @@ import smtplib
 import ssl
 import sys
 import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -24,6 +25,7 @@ from app.database import after_commit
 
 log = logging.getLogger(__name__)
 OUTBOX = "mail_outbox"
+_in_flight: set[threading.Thread] = set()  # SMTP deliveries still running (each removes itself)
 
 
 class MailNotSent(Exception):
@@ -75,8 +77,22 @@ def deliver(app: Flask, message: EmailMessage) -> None:
               flush=True)
     else:
         settings = {key: app.config[key] for key in app.config if key.startswith("SMTP_")}
-        threading.Thread(target=_deliver_logged, args=(settings, message), daemon=True,
-                         name="mail-delivery").start()
+        thread = threading.Thread(target=_deliver_logged, args=(settings, message), daemon=True,
+                                  name="mail-delivery")
+        _in_flight.add(thread)
+        thread.start()
+
+
+def wait_for_deliveries(timeout: float = 60.0) -> bool:
+    """Wait until the mails handed to SMTP so far have been delivered or failed (logged).
+
+    For CLI commands: delivery threads are daemons, which an exiting process would cut
+    short. True when none is left running within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    for thread in list(_in_flight):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in list(_in_flight))
 
 
 def _deliver_logged(settings: dict, message: EmailMessage) -> None:
@@ -84,6 +100,8 @@ def _deliver_logged(settings: dict, message: EmailMessage) -> None:
         deliver_smtp(settings, message)
     except MailNotSent:
         log.exception("mail to %s could not be sent", message["To"])
+    finally:
+        _in_flight.discard(threading.current_thread())
 
 
 def deliver_smtp(settings: dict, message: EmailMessage) -> None:

@@ -13,6 +13,7 @@ from app.listing import ListDefinition
 from app.platform import lists as platform_lists
 from app.platform.labels import STATUS_LABELS
 from app.security.ratelimits import API_PER_TOKEN
+from app.security.roles import ROLE_VALUES
 from app.users import lists as user_lists
 
 PREFIX = "/api/v1"
@@ -24,6 +25,7 @@ TIME_OR_NULL = {**TIME, "nullable": True}
 ID = {"type": "integer", "minimum": 1}
 ID_OR_NULL = {"type": "integer", "nullable": True}
 STATUS = {"type": "string", "enum": list(STATUS_LABELS)}
+ROLE = {"type": "string", "enum": list(ROLE_VALUES)}
 # Text may hold tabs and line breaks, never other control characters (C0, DEL, C1), as
 # app.inputs refuses them; a query parameter holds no tab or line break either.
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
@@ -73,7 +75,7 @@ SCHEMAS = {
         "decided_by_id": ID_OR_NULL, "reason": STRING_OR_NULL, "version": {"type": "integer"}}),
     "User": _object({
         "id": ID, "email": {"type": "string"}, "display_name": {"type": "string"},
-        "role": {"type": "string", "enum": ["superadmin", "admin", "institution_admin", "customer"]},
+        "role": ROLE,
         "institution_id": ID_OR_NULL, "is_active": {"type": "boolean"}, "two_factor_enabled": {"type": "boolean"},
         "created_at": TIME, "last_sign_in_at": TIME_OR_NULL}),
     "Token": _object({"id": ID, "name": {"type": "string"}, "prefix": {"type": "string"},

@@ -19,6 +19,7 @@ from app.auth import services as auth
 from app.auth.passkeys import RelyingParty
 from app.extensions import db
 from app.inputs import safe_next_url
+from app.security.access import Permission, has_permission
 from app.security.actor import actor_from_request
 from app.security.stepup import mark_stepped_up
 from app.users.models import User
@@ -43,8 +44,13 @@ def start_fresh_session() -> None:
 
 
 def home_for(user) -> str:
-    """Where a user lands: the dashboard for staff, their account page for customers."""
-    return url_for("dashboard.index") if user.is_staff else url_for("auth.account")
+    """Where a user lands: the dashboard for staff who see it, the privacy requests for a
+    privacy officer, their account page for customers."""
+    if has_permission(user, Permission.VIEW_PORTAL):
+        return url_for("dashboard.index")
+    if has_permission(user, Permission.MANAGE_PRIVACY):
+        return url_for("privacy.requests")
+    return url_for("auth.account")
 
 
 def begin_pending(user: User, next_url: str | None) -> None:

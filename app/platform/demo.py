@@ -88,7 +88,8 @@ def database_is_empty() -> bool:
 def _staff(rng: random.Random, institution_ids: list[int]) -> list[User]:
     """Demo staff who decide things; they have no password and cannot sign in."""
     people = [("Rina Admin", "rina.admin@demo.saintara.id", Role.ADMIN, None),
-              ("Bayu Operator", "bayu.operator@demo.saintara.id", Role.ADMIN, None)]
+              ("Bayu Operator", "bayu.operator@demo.saintara.id", Role.ADMIN, None),
+              ("Sari Privasi", "privacy.officer@demo.saintara.id", Role.PRIVACY_OFFICER, None)]
     for index, institution_id in enumerate(institution_ids[:5]):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         people.append((name, f"inst.admin{index + 1}@demo.saintara.id", Role.INSTITUTION_ADMIN, institution_id))

@@ -39,6 +39,7 @@ class Permission(enum.StrEnum):
     VIEW_AUDIT_LOG = "audit.view"  # the audit log (institution admins: their institution's entries)
     MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
     MANAGE_API_TOKENS = "api_tokens.manage"  # other people's API tokens: make one for them, revoke
+    MANAGE_PRIVACY = "privacy.manage"  # data-subject requests, records of processing
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,6 +53,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.VIEW_AUDIT_LOG,  # their institution's entries only
     }),
     Role.CUSTOMER: frozenset(),
+    # Least privilege (docs/PRIVACY.md): the privacy pages, and the audit log of every
+    # institution to answer and investigate; no lists, decisions or administration.
+    Role.PRIVACY_OFFICER: frozenset({
+        Permission.MANAGE_PRIVACY, Permission.VIEW_AUDIT_LOG, Permission.VIEW_ALL_INSTITUTIONS,
+    }),
 }
 
 

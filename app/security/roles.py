@@ -13,6 +13,7 @@ class Role(enum.StrEnum):
 
     SUPERADMIN = "superadmin"
     ADMIN = "admin"
+    PRIVACY_OFFICER = "privacy_officer"  # data-subject requests and records of processing, no operations
     INSTITUTION_ADMIN = "institution_admin"
     CUSTOMER = "customer"
 
@@ -21,6 +22,7 @@ class Role(enum.StrEnum):
         return {
             Role.SUPERADMIN: _l("Superadmin"),
             Role.ADMIN: _l("Admin"),
+            Role.PRIVACY_OFFICER: _l("Privacy officer"),
             Role.INSTITUTION_ADMIN: _l("Institution admin"),
             Role.CUSTOMER: _l("Customer"),
         }[self]

@@ -39,6 +39,7 @@ class Setting:
 ROLE_CHOICES = (
     ("superadmin", _l("Superadmin")),
     ("admin", _l("Admin")),
+    ("privacy_officer", _l("Privacy officer")),
     ("institution_admin", _l("Institution admin")),
     ("customer", _l("Customer")),
 )
@@ -47,7 +48,7 @@ SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups
 PRIVACY = _l("Privacy")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin"),
+    Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin", "privacy_officer"),
             _l("Two-factor required for"),
             _l("Users with these roles must use a second factor to reach the portal."),
             SECURITY, choices=ROLE_CHOICES),
@@ -89,6 +90,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("csv_exports_per_hour", Kind.INTEGER, 60, _l("CSV exports per person per hour"),
             _l("Lists can be exported as CSV, up to millions of rows; each person may start at most this many "
                "exports per hour. Takes effect at once."), _l("Limits"), minimum=1, maximum=1000),
+    # Privacy: the controller named in the records of processing, and data-subject request deadlines
+    Setting("privacy_controller_name", Kind.TEXT, "", _l("Controller"),
+            _l("The organisation responsible for the personal data, as named in the records of processing."),
+            PRIVACY, max_length=200),
+    Setting("privacy_controller_contact", Kind.TEXT, "", _l("Privacy contact"),
+            _l("How data subjects and authorities reach the controller and its privacy officer (address, e-mail)."),
+            PRIVACY, max_length=300),
+    Setting("privacy_gdpr_response_days", Kind.INTEGER, 30, _l("GDPR: days to answer a request"),
+            _l("Counted from receipt, and never later than one calendar month after it (GDPR Art. 12(3))."),
+            PRIVACY, minimum=1, maximum=31),
+    Setting("privacy_gdpr_extension_days", Kind.INTEGER, 61, _l("GDPR: days a deadline may be extended by"),
+            _l("Once, with a recorded reason, before the first deadline passes; never beyond two further "
+               "calendar months (GDPR Art. 12(3))."), PRIVACY, minimum=1, maximum=62),
+    Setting("privacy_uu_pdp_response_hours", Kind.INTEGER, 72, _l("UU PDP: hours to answer access, rectification "
+                                                                   "and restriction"),
+            _l("Counted from receipt: 3 × 24 hours under Law 27 of 2022, Art. 30, 32 and 41."),
+            PRIVACY, minimum=1, maximum=72),
+    Setting("privacy_uu_pdp_other_hours", Kind.INTEGER, 72, _l("UU PDP: hours to answer erasure and objection"),
+            _l("Counted from receipt. The law leaves these periods to implementing regulations; 3 × 24 hours, as for "
+               "its other rights, until they say otherwise."), PRIVACY, minimum=1, maximum=30 * 24),
+    Setting("privacy_reminder_hours", Kind.INTEGER, 48, _l("Remind privacy officers (hours before the deadline)"),
+            _l("'flask privacy remind' mails about open requests due within this many hours, or overdue, "
+               "at most once a day per request."), PRIVACY, minimum=1, maximum=30 * 24),
+    Setting("privacy_verification_link_hours", Kind.INTEGER, 72, _l("Identity confirmation link valid for (hours)"),
+            _l("How long the link mailed to a data subject's registered address can confirm their request."),
+            PRIVACY, minimum=1, maximum=30 * 24),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

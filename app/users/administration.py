@@ -44,6 +44,7 @@ MANAGED_BY: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset({Role.INSTITUTION_ADMIN, Role.CUSTOMER}),
     Role.INSTITUTION_ADMIN: frozenset({Role.CUSTOMER}),
     Role.CUSTOMER: frozenset(),
+    Role.PRIVACY_OFFICER: frozenset(),
 }
 
 

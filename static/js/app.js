@@ -15,3 +15,8 @@ document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
   form.classList.add("autosubmit-ready");
   form.addEventListener("change", () => form.requestSubmit());
 });
+
+// Buttons marked data-print print the page (the records of processing).
+document.querySelectorAll("button[data-print]").forEach((button) => {
+  button.addEventListener("click", () => window.print());
+});

@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 from app.users.models import Role
 from tests.integration import sweep_support as sweep
 from tests.integration.sweep_runner import Sweep, fields_strategy
+from tests.unit.test_get_writes_nothing import open_privacy_request
 from tests.unit.test_permission_matrix import ROLES, SAMPLE_ARGS
 
 pytestmark = pytest.mark.integration
@@ -54,16 +55,18 @@ def world(db, make_user, make_institution, make_customer, make_transaction, make
             plain.encode()).hexdigest(), expires_at=utcnow() + timedelta(hours=1)))
     bearer = {}
     for role, user in users.items():
-        if Role(role).is_staff:
+        if tokens.may_hold_tokens(user):
             token, bearer[role] = tokens.create_token(Actor.for_user(user), user, name="sweep", scope="write", days=7)
     tx = make_transaction(customer=customer)
     approval = make_approval(institution=home, summary="Sweep refund")
+    privacy_request, confirmation = open_privacy_request(customer)
     db.session.commit()
     args = {**SAMPLE_ARGS, "institution_id": home.id, "customer_id": customer.id, "transaction_id": tx.id,
             "approval_id": approval.id, "user_id": victim.id, "token_id": token.id,
-            "resource_type": "user", "resource_id": str(victim.id), "entry_id": 1}
+            "resource_type": "user", "resource_id": str(victim.id), "entry_id": 1, "request_id": privacy_request.id}
     return {"users": users, "victim": victim, "bearer": bearer, "args": args,
-            "urls": {"auth.accept_invitation": {"token": INVITATION}, "auth.reset_password": {"token": RESET}}}
+            "urls": {"auth.accept_invitation": {"token": INVITATION}, "auth.reset_password": {"token": RESET},
+                     "privacy.confirm_link": {"token": confirmation}}}
 
 
 FORM_GUESSES = ("expected_version", "reason", "name", "email", "password", "code", "decision", "value", "role",

@@ -79,7 +79,8 @@ def test_a_stale_edit_is_refused_with_who_changed_it(db, superadmin, make_user):
     ("impersonation_time_limit", {"value": "1.5"}, 900, "Enter a whole number of minutes."),
     ("backup_drill_after_create", {"value": "false"}, False, None),
     ("two_factor_required_roles", {"value": ["admin", "superadmin"]}, ["superadmin", "admin"], None),
-    ("two_factor_required_roles", {"value": ["root"]}, ["superadmin", "admin"], "Choose only among the offered"),
+    ("two_factor_required_roles", {"value": ["root"]}, ["superadmin", "admin", "privacy_officer"],
+     "Choose only among the offered"),
     ("maintenance_banner", {"value": "line\u0007bell"}, "", "Remove the control characters"),
 ])
 def test_each_kind_of_setting(superadmin, key, data, expected, error):

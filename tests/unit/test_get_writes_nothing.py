@@ -89,9 +89,11 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
     someone = make_user(Role.CUSTOMER, institution=bank)
     user = None if role == "anonymous" else make_user(Role(role), institution=bank
                                                       if role in ("institution_admin", "customer") else None)
+    privacy_request, confirmation_token = open_privacy_request(customer)
     db.session.commit()
     rows = {"institution_id": bank.id, "customer_id": customer.id, "transaction_id": transaction.id,
-            "approval_id": approval.id, "user_id": someone.id}
+            "approval_id": approval.id, "user_id": someone.id, "request_id": privacy_request.id,
+            "token": confirmation_token}
     problems, statuses = [], {}
     with writes_during_gets(_db.engine) as seen:
         for endpoint, url in get_urls(app, rows):
@@ -108,6 +110,24 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
     assert not [e for e, status in statuses.items() if status >= 500], statuses
     if role == "superadmin":  # the pages that used to write were really rendered, not refused
         assert statuses["auth.totp_setup"] == 200
+    if role in ("superadmin", "privacy_officer"):
+        assert statuses["privacy.request_detail"] == statuses["privacy.request_complete"] == 200
+    assert statuses["privacy.confirm_link"] == 200  # the subject's page: opening the link confirms nothing
+
+
+def open_privacy_request(customer):
+    """A data-subject request with a confirmation link out; returns it and the link's token."""
+    from app.database import utcnow
+    from app.privacy import services as privacy
+    from app.privacy import verification
+    from app.security.actor import Actor
+
+    system = Actor.system("test")
+    req = privacy.register_request(system, subject_type="customer", subject_id=customer.id, kind="access",
+                                   channel="email", jurisdiction="gdpr", received_at=utcnow())
+    tokens = []
+    verification.send_confirmation_link(system, req, link_for=lambda token: tokens.append(token) or token)
+    return req, tokens[0]
 
 
 def test_the_authenticator_setup_page_writes_no_row(app, db, make_user, signed_in_and_stepped_up):

@@ -11,12 +11,14 @@ import pytest
 from app.security.access import UndeclaredAccess, access_rule, public
 from app.users.models import Role
 
-ROLES = ("anonymous", "customer", "institution_admin", "admin", "superadmin")
+ROLES = ("anonymous", "customer", "institution_admin", "admin", "superadmin", "privacy_officer")
 
 OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
-STAFF = {**SIGNED_IN, "customer": FORBIDDEN}
+# The staff portal: privacy officers reach only the privacy pages and the audit log (least privilege).
+STAFF = {**SIGNED_IN, "customer": FORBIDDEN, "privacy_officer": FORBIDDEN}
+AUDIT_READERS = {**STAFF, "privacy_officer": OK}
 MISSING = "missing"
 STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}  # sample id: no row
 SUPER = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
@@ -27,6 +29,8 @@ SUPPORT = {**STAFF, "institution_admin": FORBIDDEN}  # superadmins and admins
 MANAGERS = SUPPORT  # superadmin and admin
 MANAGERS_ROW = {**MANAGERS, "admin": MISSING, "superadmin": MISSING}
 SUPERADMIN_ONLY = {**MANAGERS, "admin": FORBIDDEN}
+PRIVACY = {**SUPERADMIN_ONLY, "privacy_officer": OK}
+PRIVACY_ROW = {**PRIVACY, "superadmin": MISSING, "privacy_officer": MISSING}
 TOKEN = "token"  # noqa: S105 (401: a bearer token is needed, a session never counts)
 BEARER = dict.fromkeys(ROLES, TOKEN)
 
@@ -113,11 +117,11 @@ MATRIX: dict[str, dict[str, str]] = {
     # Audit log. Entry 1 is the audit entry of the probing user's own creation (each test
     # starts from an empty, rolled-back table), so it is visible to every staff role;
     # tests/unit/test_audit_pages.py covers other institutions' entries by id.
-    "audit.index": STAFF,
-    "audit.detail": STAFF,
-    "audit.resource_history": STAFF,
-    "audit.actor_history": STAFF,
-    "audit.export_entries": STAFF,
+    "audit.index": AUDIT_READERS,
+    "audit.detail": AUDIT_READERS,
+    "audit.resource_history": AUDIT_READERS,
+    "audit.actor_history": AUDIT_READERS,
+    "audit.export_entries": AUDIT_READERS,
     # backups: superadmins only; download and restore first ask for step-up (a redirect, "ok")
     "backups.index": SUPERADMIN_ONLY,
     "backups.create": SUPERADMIN_ONLY,
@@ -162,6 +166,19 @@ MATRIX: dict[str, dict[str, str]] = {
     "consent.notice_new": SUPERADMIN_ONLY,
     "consent.customer": STAFF_ROW,
     "consent.customer_record": STAFF,
+    # privacy: superadmins and privacy officers; the subject's confirmation link needs no sign-in
+    "privacy.requests": PRIVACY,
+    "privacy.request_new": PRIVACY,
+    "privacy.request_create": PRIVACY,
+    "privacy.request_detail": PRIVACY_ROW,
+    "privacy.request_send_link": PRIVACY,  # refused for the missing CSRF token before the row is looked up
+    "privacy.request_verify": PRIVACY,
+    "privacy.request_extend": PRIVACY,
+    "privacy.request_complete": PRIVACY,  # decisions: step-up first
+    "privacy.request_refuse": PRIVACY,
+    "privacy.confirm_link": ALL_OK,  # an unknown link answers 410 with an explanation
+    "privacy.records_of_processing": PRIVACY,
+    "privacy.records_csv": PRIVACY,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
@@ -169,7 +186,7 @@ SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id
                "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
                "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12",
-               "purpose": "notifications", "version": 987654}
+               "purpose": "notifications", "version": 987654, "request_id": 987654}
 
 
 def outcome(response) -> str:
