@@ -6,7 +6,7 @@ address, so erasing a person (destroying their key) leaves every hash intact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from app.personal_data import vault
 from app.personal_data.catalogue import PERSONAL_FIELDS
@@ -14,6 +14,7 @@ from app.security.actor import Actor
 
 MASK = "********"
 People = list[tuple[str, int, list[str]]]
+Seal = Callable[[str, int, str], str]
 
 
 def subject_of(resource, resource_type: str | None = None, resource_id=None) -> tuple[str, int] | None:
@@ -43,24 +44,25 @@ def people(actor: Actor, subject: tuple[str, int] | None, resource, others: Iter
     return found
 
 
-def _seal_changes(kind: str, ref_id: int, value, fields: tuple[str, ...], key: str | None = None):
+def seal_changes(seal: Seal, kind: str, ref_id: int, value, fields: tuple[str, ...], key: str | None = None):
+    """``value`` (before/after changes) with the strings under the person's ``fields`` sealed."""
     if isinstance(value, dict):
-        return {k: _seal_changes(kind, ref_id, v, fields, k if k in fields else key) for k, v in value.items()}
+        return {k: seal_changes(seal, kind, ref_id, v, fields, k if k in fields else key) for k, v in value.items()}
     if isinstance(value, list):
-        return [_seal_changes(kind, ref_id, v, fields, key) for v in value]
+        return [seal_changes(seal, kind, ref_id, v, fields, key) for v in value]
     if key is not None and isinstance(value, str) and value != MASK:
-        return vault.seal(kind, ref_id, value)
+        return seal(kind, ref_id, value)
     return value
 
 
-def _seal_mentions(text: str | None, found: People) -> str | None:
+def seal_mentions(seal: Seal, text: str | None, found: People) -> str | None:
     """``text`` with every personal value of ``found`` replaced by its sealed form."""
     if not text:
         return text
     for kind, ref_id, values in found:
         for value in sorted(values, key=len, reverse=True):
             if len(value) >= 3 and value in text:
-                text = text.replace(value, vault.seal(kind, ref_id, value))
+                text = text.replace(value, seal(kind, ref_id, value))
     return text
 
 
@@ -79,10 +81,10 @@ def seal_entry(entry) -> None:
         kind, ref_id = subject
         entry.resource_repr = vault.seal(kind, ref_id, entry.resource_repr, max_length=300)
         if entry.changes:
-            entry.changes = _seal_changes(kind, ref_id, entry.changes, PERSONAL_FIELDS[kind])
+            entry.changes = seal_changes(vault.seal, kind, ref_id, entry.changes, PERSONAL_FIELDS[kind])
     else:
-        repr_text = _seal_mentions(entry.resource_repr, found)
+        repr_text = seal_mentions(vault.seal, entry.resource_repr, found)
         # A representation that no longer fits is kept whole, sealed under its first person.
         entry.resource_repr = repr_text if repr_text is None or len(repr_text) <= 300 else vault.seal(
             found[0][0], found[0][1], entry.resource_repr, max_length=300)
-    entry.description = _seal_mentions(entry.description, found)
+    entry.description = seal_mentions(vault.seal, entry.description, found)

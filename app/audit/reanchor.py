@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 from app.audit.chain import CHECKPOINT_ACTION, HASHED_FIELDS, entry_hash, walk
 from app.audit.integrity import chain_sql
 from app.audit.models import GENESIS_HASH, AuditAction, canonical_json
+from app.audit.personal import seal_changes, seal_mentions
 from app.database import utcnow
 from app.personal_data.catalogue import PERSONAL_FIELDS
 from app.personal_data.vault import Sealer
@@ -87,26 +88,6 @@ class _People:
         return self.approvals[approval_id]
 
 
-def _seal_json(sealer: Sealer, kind: str, ref_id: int, value, fields, key=None):
-    if isinstance(value, dict):
-        return {k: _seal_json(sealer, kind, ref_id, v, fields, k if k in fields else key) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_seal_json(sealer, kind, ref_id, v, fields, key) for v in value]
-    if key is not None and isinstance(value, str) and value != "********":
-        return sealer.seal(kind, ref_id, value)
-    return value
-
-
-def _mentions(sealer: Sealer, value: str | None, found) -> str | None:
-    if not value:
-        return value
-    for kind, ref_id, values in found:
-        for item in sorted(values, key=len, reverse=True):
-            if len(item) >= 3 and item in value:
-                value = value.replace(item, sealer.seal(kind, ref_id, item))
-    return value
-
-
 def seal_values(sealer: Sealer, people: _People, values: list) -> list:
     """One entry's hashed values (HASHED_FIELDS order, as the chain reads them) with personal values sealed."""
     values = list(values)
@@ -135,14 +116,14 @@ def seal_values(sealer: Sealer, people: _People, values: list) -> list:
                 change = changes.get(name)
                 if isinstance(change, dict):
                     mentioned += [str(v) for v in change.values() if isinstance(v, str) and v]
-            changes = _seal_json(sealer, kind, ref_id, changes, PERSONAL_FIELDS[kind])
+            changes = seal_changes(sealer.seal, kind, ref_id, changes, PERSONAL_FIELDS[kind])
         found.append((kind, ref_id, mentioned))
         values[_F["resource_repr"]] = sealer.seal(kind, ref_id, values[_F["resource_repr"]], max_length=300)
     else:
-        sealed_repr = _mentions(sealer, values[_F["resource_repr"]], found)
+        sealed_repr = seal_mentions(sealer.seal, values[_F["resource_repr"]], found)
         values[_F["resource_repr"]] = sealed_repr if sealed_repr is None or len(sealed_repr) <= 300 else (
             sealer.seal(found[0][0], found[0][1], values[_F["resource_repr"]], max_length=300))
-    values[_F["description"]] = _mentions(sealer, values[_F["description"]], found)
+    values[_F["description"]] = seal_mentions(sealer.seal, values[_F["description"]], found)
     if changes is not None and changes != (json.loads(raw_changes) if isinstance(raw_changes, str) else raw_changes):
         values[_F["changes"]] = canonical_json(changes)
     return values
