@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.database import utcnow
+from app.platform.models import Customer
 from app.privacy import reminders, verification
 from app.privacy import services as privacy
 from app.privacy.models import PrivacyRequest
@@ -134,18 +135,31 @@ def test_verify_by_hand_then_complete_behind_step_up(db, make_user, staff, offic
     assert "already decided" in again.get_data(as_text=True)
 
 
-def test_an_erasure_cannot_be_completed_until_the_portal_can_erase(db, officer, make_customer):
-    req = new_request(make_customer(), kind="erasure")
+def test_completing_an_erasure_erases_and_a_refused_one_says_why(db, officer, make_customer, make_transaction):
+    held = make_customer(full_name="Ani Held")
+    make_transaction(customer=held)  # a payment waiting for a decision keeps the customer
+    req = new_request(held, kind="erasure")
     verification.record_manual_check(SYSTEM, req, "signed_letter", "Signed letter matches the file")
     db.session.commit()
     page = officer.client.get(f"/privacy/requests/{req.id}/complete").get_data(as_text=True)
-    assert 'data-testid="not-available"' in page
+    assert 'data-testid="not-available"' not in page
     posted = officer.post(f"/privacy/requests/{req.id}/complete", {"outcome": "fulfilled", "note": "Erased",
                                                                    "version": req.version}, page="/privacy/requests")
     assert posted.status_code == 302
-    assert "Erasure is not available" in officer.client.get(posted.headers["Location"]).get_data(as_text=True)
+    assert "The erasure was refused" in officer.client.get(posted.headers["Location"]).get_data(as_text=True)
     db.session.refresh(req)
-    assert req.status == "verified"
+    assert req.status == "verified" and db.session.get(Customer, held.id).full_name == "Ani Held"
+
+    gone = make_customer(full_name="Budi Gone")
+    req = new_request(gone, kind="erasure")
+    verification.record_manual_check(SYSTEM, req, "signed_letter", "Signed letter matches the file")
+    db.session.commit()
+    posted = officer.post(f"/privacy/requests/{req.id}/complete", {"outcome": "fulfilled", "note": "Erased",
+                                                                   "version": req.version}, page="/privacy/requests")
+    assert posted.status_code == 302
+    db.session.refresh(req)
+    assert req.status == "completed"
+    assert db.session.get(Customer, gone.id).full_name.startswith("Erased subject #")
 
 
 def test_the_list_filters_by_deadline_status_kind_and_due_date(db, officer, make_customer):
