@@ -89,6 +89,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("csv_exports_per_hour", Kind.INTEGER, 60, _l("CSV exports per person per hour"),
             _l("Lists can be exported as CSV, up to millions of rows; each person may start at most this many "
                "exports per hour. Takes effect at once."), _l("Limits"), minimum=1, maximum=1000),
+    # Privacy: access exports
+    Setting("privacy_export_keep_hours", Kind.INTEGER, 24, _l("Keep access exports (hours)"),
+            _l("A person's data exported for an access request can be downloaded this long after it is ready; "
+               "then the file is deleted."), PRIVACY, minimum=1, maximum=14 * 24),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

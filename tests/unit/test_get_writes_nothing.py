@@ -91,7 +91,7 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
                                                       if role in ("institution_admin", "customer") else None)
     db.session.commit()
     rows = {"institution_id": bank.id, "customer_id": customer.id, "transaction_id": transaction.id,
-            "approval_id": approval.id, "user_id": someone.id}
+            "approval_id": approval.id, "user_id": someone.id, "ref_id": customer.id}
     problems, statuses = [], {}
     with writes_during_gets(_db.engine) as seen:
         for endpoint, url in get_urls(app, rows):
@@ -108,6 +108,7 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
     assert not [e for e, status in statuses.items() if status >= 500], statuses
     if role == "superadmin":  # the pages that used to write were really rendered, not refused
         assert statuses["auth.totp_setup"] == 200
+        assert statuses["privacy.export_new"] == 200  # the export's start page reads the person, writes nothing
 
 
 def test_the_authenticator_setup_page_writes_no_row(app, db, make_user, signed_in_and_stepped_up):

@@ -162,6 +162,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "consent.notice_new": SUPERADMIN_ONLY,
     "consent.customer": STAFF_ROW,
     "consent.customer_record": STAFF,
+    # access exports: superadmins for now (exports.EXPORT_PERMISSION); starting and downloading ask for
+    # step-up first; an export is seen only by the person who started it (the sample job does not exist)
+    "privacy.export_new": SUPERADMIN_ONLY,
+    "privacy.export_status": {**SUPERADMIN_ONLY, "superadmin": MISSING},
+    "privacy.export_download": SUPERADMIN_ONLY,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
@@ -169,7 +174,7 @@ SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id
                "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
                "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12",
-               "purpose": "notifications", "version": 987654}
+               "purpose": "notifications", "version": 987654, "kind": "customer", "ref_id": 987654}
 
 
 def outcome(response) -> str:
