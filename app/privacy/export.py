@@ -174,9 +174,9 @@ def _write_accounts(writer: ExportWriter, person: Person) -> int:
         return dataset.rows
 
 
-def _keyset(query, key, batch: int = BATCH) -> Iterator[list]:
-    """``query`` in batches ordered by ``key`` (a unique column), each after the last one read."""
-    last = None
+def _keyset(query, key) -> Iterator[list]:
+    """``query`` in batches of BATCH ordered by ``key`` (a unique column), each after the last one read."""
+    batch, last = BATCH, None
     while True:
         page = query if last is None else query.where(key > last)
         rows = db.session.execute(page.order_by(key).limit(batch)).all()

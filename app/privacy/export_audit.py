@@ -116,13 +116,12 @@ class EntryWriter:
         }
 
 
-def write_entries(dataset, found: list[Path], entries: EntryWriter, progress: Callable[[int], None],
-                  *, batch: int = BATCH) -> int:
-    """Write every entry the paths reach into ``dataset``; ``progress(n)`` after each batch.
-    Returns how many were written."""
+def write_entries(dataset, found: list[Path], entries: EntryWriter, progress: Callable[[int], None]) -> int:
+    """Write every entry the paths reach into ``dataset``, BATCH at a time; ``progress(n)`` after
+    each batch. Returns how many were written."""
     written = 0
     for path in found:
-        for rows in _batches(path, batch):
+        for rows in _batches(path, BATCH):
             entries.parties.learn({r.actor_id for r in rows} | {r.impersonator_id for r in rows})
             for row in rows:
                 if path.relation == "by_account" and entries.covered(row):

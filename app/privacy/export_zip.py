@@ -24,7 +24,7 @@ from pathlib import Path
 from app.escaping import csv_cell
 
 COMPRESSION_LEVEL = 1  # deflate's fastest level: text compresses well at any level, time does not
-COPY_CHUNK = 1 << 20
+COPY_CHUNK = 1 << 18
 FORMAT_VERSION = 1
 
 

@@ -185,6 +185,8 @@ def test_small_batches_give_every_row_once_in_order(db, sari, make_transaction, 
     stored = db.session.scalars(select(AuditLog.id).where(AuditLog.resource_type == "user",
                                                           AuditLog.resource_id == str(account.id))).all()
     assert set(stored) <= set(ids)
+    batches = [s for s, _p in seen if s == "transactions"]
+    assert len(batches) == 1 + 5  # the stage announced, then one report per batch of two
     percents = [p for _stage, p in seen]
     assert percents == sorted(percents) and percents[-1] == 100
     assert [s for s, _p in seen if s == "transactions"] and seen[-1][0] == "packing"
