@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -20,7 +21,8 @@ from app import mail
 from app.backups import erasures as erasure_copy
 from app.database import transaction
 from app.personal_data import ledger
-from app.privacy import erasure, reminders, retention
+from app.privacy import erasure, exports, reminders, retention
+from app.privacy.export import NoSuchPerson
 from app.security.actor import Actor
 
 privacy_cli = AppGroup("privacy", help="Erase people, hold their data, apply retention, keep the erasure ledger, "
@@ -149,3 +151,32 @@ def remind() -> None:
         click.echo(f"Reminded {', '.join(run.recipients)} about {', '.join(run.reminded)}.")
     else:
         click.echo("Nothing to remind about today.")
+
+
+@privacy_cli.command("export")
+@click.argument("kind", type=KINDS)
+@click.argument("ref_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--output", "output", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Where to write the ZIP file (a new file, readable by its owner only).")
+@click.option("--request", "request_ref", default=None, help="The data-subject request this answers.")
+def export(kind: str, ref_id: int, output: Path, request_ref: str | None) -> None:
+    """Export the personal data of customer or account REF_ID as a ZIP (JSON, CSV, README, manifest); audited."""
+    if output.exists():
+        raise click.ClickException(f"{output} exists; choose a new file name")
+    try:
+        with transaction():
+            result = exports.write_export(Actor.system("cli"), kind, ref_id, output, request_ref=request_ref)
+    except NoSuchPerson:
+        raise click.ClickException(f"there is no {kind} {ref_id}") from None
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
+    click.echo(json.dumps({"file": str(output), **result}))
+
+
+@privacy_cli.command("purge-exports")
+def purge_exports() -> None:
+    """Delete access exports older than the setting privacy_export_keep_hours (run it from cron)."""
+    with transaction():
+        deleted = exports.purge_expired(Actor.system("cli"))
+    click.echo(f"{len(deleted)} export(s) deleted.")

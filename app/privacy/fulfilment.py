@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app.privacy import erasure
+from app.privacy import erasure, exports
 from app.privacy.errors import FulfilmentUnavailable
+from app.privacy.export import NoSuchPerson
 from app.privacy.models import PrivacyRequest, RequestKind
 from app.security.actor import Actor
 
 # Kinds whose fulfilment this build cannot run yet (see the module's docstring).
-NOT_YET_AVAILABLE = frozenset({RequestKind.ACCESS})
+NOT_YET_AVAILABLE: frozenset[RequestKind] = frozenset()
 
 
 def available(kind: RequestKind | str) -> bool:
@@ -55,9 +56,12 @@ def erase_subject_for(actor: Actor, req: PrivacyRequest) -> str:
 
 
 def start_access_export(actor: Actor, req: PrivacyRequest) -> str:
-    """Start the export of the subject's data for an access request (not in this build yet).
-
-    Raises FulfilmentUnavailable.
-    """
-    raise FulfilmentUnavailable(_l("The export of a subject's data is not available in this version of the portal "
-                                   "yet, so this request cannot be completed here. Nothing was changed."))
+    """Start the export of the subject's data for an access request (app.privacy.exports: a
+    background job; the officer downloads the ZIP from the export page and sends it to the
+    subject); returns the timeline's line. Raises FulfilmentUnavailable when it cannot start."""
+    try:
+        job_id = exports.start(actor, req.subject_type, req.subject_id, request_ref=req.reference)
+    except (exports.ExportRefused, NoSuchPerson) as exc:
+        raise FulfilmentUnavailable(_l("The export could not start: %(reason)s Nothing was changed.",
+                                       reason=str(exc))) from None
+    return f"Export of the subject's data started (job {job_id}); download it from the export page."

@@ -116,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("privacy_verification_link_hours", Kind.INTEGER, 72, _l("Identity confirmation link valid for (hours)"),
             _l("How long the link mailed to a data subject's registered address can confirm their request."),
             PRIVACY, minimum=1, maximum=30 * 24),
+    # Privacy: access exports
+    Setting("privacy_export_keep_hours", Kind.INTEGER, 24, _l("Keep access exports (hours)"),
+            _l("A person's data exported for an access request can be downloaded this long after it is ready; "
+               "then the file is deleted."), PRIVACY, minimum=1, maximum=14 * 24),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -93,7 +93,7 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
     db.session.commit()
     rows = {"institution_id": bank.id, "customer_id": customer.id, "transaction_id": transaction.id,
             "approval_id": approval.id, "user_id": someone.id, "request_id": privacy_request.id,
-            "token": confirmation_token}
+            "token": confirmation_token, "ref_id": customer.id}
     problems, statuses = [], {}
     with writes_during_gets(_db.engine) as seen:
         for endpoint, url in get_urls(app, rows):
@@ -110,6 +110,7 @@ def test_no_get_route_writes_to_the_database(app, db, role, make_user, make_inst
     assert not [e for e, status in statuses.items() if status >= 500], statuses
     if role == "superadmin":  # the pages that used to write were really rendered, not refused
         assert statuses["auth.totp_setup"] == 200
+        assert statuses["privacy.export_new"] == 200  # the export's start page reads the person, writes nothing
     if role in ("superadmin", "privacy_officer"):
         assert statuses["privacy.request_detail"] == statuses["privacy.request_complete"] == 200
     assert statuses["privacy.confirm_link"] == 200  # the subject's page: opening the link confirms nothing

@@ -179,6 +179,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "privacy.confirm_link": ALL_OK,  # an unknown link answers 410 with an explanation
     "privacy.records_of_processing": PRIVACY,
     "privacy.records_csv": PRIVACY,
+    # access exports (exports.EXPORT_PERMISSION: the privacy permission); starting and downloading ask for
+    # step-up first; an export is seen only by the person who started it (the sample job does not exist)
+    "privacy.export_new": PRIVACY,
+    "privacy.export_status": {**PRIVACY, "superadmin": MISSING, "privacy_officer": MISSING},
+    "privacy.export_download": PRIVACY,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
@@ -186,7 +191,8 @@ SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id
                "token": "not-a-real-token", "key": "maintenance_banner", "token_id": 987654,
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
                "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12",
-               "purpose": "notifications", "version": 987654, "request_id": 987654}
+               "purpose": "notifications", "version": 987654, "request_id": 987654, "kind": "customer",
+               "ref_id": 987654}
 
 
 def outcome(response) -> str:

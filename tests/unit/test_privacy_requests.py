@@ -230,15 +230,14 @@ def test_completing_records_the_outcome_and_what_was_done(db, make_customer):
     assert actions(db) == ["PRIVACY_REQUEST_REGISTER", "PRIVACY_REQUEST_VERIFY", "PRIVACY_REQUEST_COMPLETE"]
 
 
-def test_access_is_never_marked_done_without_its_work(db, make_customer):
+def test_completing_an_access_request_starts_the_export(db, make_customer):
     req = verified(make_customer(), kind="access")
     db.session.commit()
-    assert not fulfilment.available("access")
-    with pytest.raises(FulfilmentUnavailable):
-        privacy.complete_request(OFFICER, req, "fulfilled", "Done, we promise")
-    db.session.rollback()
-    db.session.refresh(req)
-    assert req.status == "verified" and "PRIVACY_REQUEST_COMPLETE" not in actions(db)
+    assert fulfilment.available("access")
+    privacy.complete_request(OFFICER, req, "fulfilled", "Export sent by registered mail")
+    db.session.commit()
+    assert "Export of the subject's data started (job " in req.events[-1].note
+    assert actions(db)[-2:] == ["PRIVACY_EXPORT_START", "PRIVACY_REQUEST_COMPLETE"]
 
 
 def test_completing_an_erasure_request_erases_the_subject_in_the_same_transaction(db, make_customer,
