@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from tests.integration.conftest import create_database, drop_database
 from tests.integration.test_gunicorn import wait_for
 
@@ -78,7 +80,9 @@ def seeded_database(prefix: str, redis_url: str, instance_path: Path):
     database_url = create_database(prefix)
     env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "INSTANCE_PATH": str(instance_path),
            "DATABASE_URL": database_url.replace("postgresql+psycopg2://", "postgresql://"), "REDIS_URL": redis_url,
-           "ARGON2_MEMORY_COST": "8192"}
+           "ARGON2_MEMORY_COST": "8192",
+           # Servers of this database need the key that wrapped its people's keys (app.personal_data).
+           "ENCRYPTION_KEY": Fernet.generate_key().decode()}
     try:
         for command in (["-m", "flask", "--app", "wsgi", "db", "upgrade"],
                         ["-c", "from tests.integration.served import seed; seed()"]):

@@ -108,7 +108,8 @@ def test_stopping_redis_leaves_the_portal_serving(outage_setup, tmp_path):
     port = free_port()
     env = {**production_env(outage_setup["database_url"], outage_setup["redis_url"], tmp_path, port),
            "METRICS_TOKEN": METRICS_TOKEN, "RATELIMIT_RETRY_SECONDS": "1", "ARGON2_MEMORY_COST": "8192",
-           "APP_ENV": "development"}  # plain HTTP here: production cookies are Secure-only
+           "APP_ENV": "development",  # plain HTTP here: production cookies are Secure-only
+           "ENCRYPTION_KEY": outage_setup["env"]["ENCRYPTION_KEY"]}  # it wrapped the seeded people's keys
     api = {"Authorization": f"Bearer {outage_setup['token']}"}
     with serve(env, tmp_path / "gunicorn.log") as base:
         browser = Browser(base)
