@@ -12,9 +12,9 @@ from tests.e2e.test_sign_in_flow import sign_in
 pytestmark = pytest.mark.e2e
 
 HEADER = "full_name,email,phone,institution_code\n"
-GOOD = ("Dewi Lestari,e2e.dewi@contoh.co.id,+62 812 1111 2222,INST001\n"
-        "Budi Santoso,e2e.budi@contoh.co.id,,INST002\n"
-        "Citra Ayu,e2e.citra@contoh.co.id,,INST001\n")
+GOOD = ("Dewi Lestari,imported.dewi@contoh.co.id,+62 812 1111 2222,INST001\n"
+        "Budi Santoso,imported.budi@contoh.co.id,,INST002\n"
+        "Citra Ayu,imported.citra@contoh.co.id,,INST001\n")
 
 
 def upload(page: Page, name: str, content: str) -> None:
@@ -31,21 +31,21 @@ def test_bulk_import_shows_the_bad_line_then_imports_the_fixed_file(page: Page, 
     page.get_by_role("link", name="Import customers").first.click()
     expect(page.get_by_role("heading", name="Import customers")).to_be_visible()
 
-    bad = GOOD.replace("e2e.budi@contoh.co.id", "budi-at-contoh.co.id")
+    bad = GOOD.replace("imported.budi@contoh.co.id", "budi-at-contoh.co.id")
     upload(page, "customers-with-error.csv", HEADER + bad)
     errors = page.get_by_test_id("import-errors")
     expect(errors).to_contain_text("This is not a valid e-mail address.")
     expect(errors.locator("tbody tr")).to_have_count(1)
     expect(errors.locator("tbody tr").first.locator("td").first).to_have_text("3")
     expect(page.get_by_role("button", name=re.compile("^Import"))).to_have_count(0)
-    page.goto("/customers?q=e2e.")
+    page.goto("/customers?q=imported.")
     expect(page.get_by_test_id("empty-state")).to_contain_text("Nothing matches these filters.")
 
     upload(page, "customers-fixed.csv", HEADER + GOOD)
     expect(page.get_by_test_id("import-summary")).to_contain_text("3 customers are ready to import.")
     page.get_by_role("button", name="Import 3 customers").click()
     expect(page.get_by_text("Imported 3 customers from customers-fixed.csv.")).to_be_visible()
-    page.goto("/customers?q=e2e.")
+    page.goto("/customers?q=imported.")
     expect(page.get_by_test_id("customer-table").locator("tbody tr")).to_have_count(3)
     assert csp_violations == []
 

@@ -98,8 +98,9 @@ def test_backups_live_in_s3_with_multipart_uploads(app, s3):
     backup_id, manifest = result.backup_id, result.manifest
     parts = -(-manifest["size_bytes"] // (5 * 1024 * 1024))
     assert manifest["storage"] == "s3" and parts >= 2
-    assert keys(s3) == sorted(f"site-a/backups/{backup_id}{suffix}" for suffix in
-                              (".manifest.json", ".status.json", ".pgdump.zst"))
+    assert keys(s3) == sorted([*(f"site-a/backups/{backup_id}{suffix}" for suffix in
+                                 (".manifest.json", ".status.json", ".pgdump.zst")),
+                               "site-a/backups/erasure-ledger.json"])  # the erasure ledger travels with backups
     head = s3.head_object(Bucket=BUCKET, Key=f"site-a/backups/{manifest['artifact']}")
     assert head["ETag"].strip('"').endswith(f"-{parts}") and head["ContentLength"] == manifest["size_bytes"]
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key=f"site-a/backups/{backup_id}.manifest.json")["Body"].read())
