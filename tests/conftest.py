@@ -104,6 +104,17 @@ def db(app):
             connection.close()
 
 
+@pytest.fixture
+def jobs_stay_queued(monkeypatch):
+    """Background jobs are queued but not run: a job thread would share the ``db`` fixture's
+    connection (and its savepoints) with the test. Returns the ids of the jobs dispatched."""
+    from app.jobs import services as jobs
+
+    dispatched: list[str] = []
+    monkeypatch.setattr(jobs, "_run_in_thread", lambda _app, job_id: dispatched.append(job_id))
+    return dispatched
+
+
 @pytest.fixture(autouse=True)
 def _fresh_stores(app):
     """Each test starts with no sessions and no rate-limit counts (ids repeat after rollback)."""

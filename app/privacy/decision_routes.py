@@ -98,13 +98,17 @@ def request_complete(request_id: int):
     status = 200
     if req.status_enum is RequestStatus.VERIFIED and form.validate_on_submit():
         try:
-            service.complete_request(actor_from_request(), req, form.outcome.data, form.note.data or "",
-                                     expected_version=form.version.data)
+            done = service.complete_request(actor_from_request(), req, form.outcome.data, form.note.data or "",
+                                            expected_version=form.version.data)
         except PrivacyError as exc:
             if exc.field is None:
                 return _changed(req, exc)
             show_error(form, exc)
         else:
+            if done.export_job:  # an access request: its export runs in the background, on its own page
+                flash(_("%(reference)s is completed. The export of the subject's data runs in the background: "
+                        "download it here when it is ready.", reference=req.reference), "success")
+                return redirect(url_for("privacy.export_status", job_id=done.export_job))
             flash(_("%(reference)s is completed.", reference=req.reference), "success")
             return _back(req)
     if _posted():

@@ -13,6 +13,8 @@ nothing changes: a request is never marked done for work that did not happen.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
 
 from app.privacy import erasure, exports
@@ -30,15 +32,23 @@ def available(kind: RequestKind | str) -> bool:
     return RequestKind(kind) not in NOT_YET_AVAILABLE
 
 
-def fulfil(actor: Actor, req: PrivacyRequest) -> str | None:
-    """Carry out what ``req`` asks, where the portal does it; returns a line for the timeline
-    (None when staff did the work themselves). Raises FulfilmentUnavailable."""
+@dataclass(frozen=True)
+class Fulfilment:
+    """What the portal did: a line for the timeline, and the export job an access request started."""
+
+    line: str | None = None
+    export_job: str | None = None
+
+
+def fulfil(actor: Actor, req: PrivacyRequest) -> Fulfilment:
+    """Carry out what ``req`` asks, where the portal does it (an empty Fulfilment when staff
+    did the work themselves). Raises FulfilmentUnavailable."""
     kind = req.kind_enum
     if kind is RequestKind.ERASURE:
-        return erase_subject_for(actor, req)
+        return Fulfilment(erase_subject_for(actor, req))
     if kind is RequestKind.ACCESS:
         return start_access_export(actor, req)
-    return None
+    return Fulfilment()
 
 
 def erase_subject_for(actor: Actor, req: PrivacyRequest) -> str:
@@ -55,13 +65,14 @@ def erase_subject_for(actor: Actor, req: PrivacyRequest) -> str:
             "payment(s) kept as the law requires.")
 
 
-def start_access_export(actor: Actor, req: PrivacyRequest) -> str:
+def start_access_export(actor: Actor, req: PrivacyRequest) -> Fulfilment:
     """Start the export of the subject's data for an access request (app.privacy.exports: a
     background job; the officer downloads the ZIP from the export page and sends it to the
-    subject); returns the timeline's line. Raises FulfilmentUnavailable when it cannot start."""
+    subject). Raises FulfilmentUnavailable when it cannot start."""
     try:
         job_id = exports.start(actor, req.subject_type, req.subject_id, request_ref=req.reference)
     except (exports.ExportRefused, NoSuchPerson) as exc:
         raise FulfilmentUnavailable(_l("The export could not start: %(reason)s Nothing was changed.",
                                        reason=str(exc))) from None
-    return f"Export of the subject's data started (job {job_id}); download it from the export page."
+    return Fulfilment(f"Export of the subject's data started (job {job_id}); download it from the export page.",
+                      export_job=job_id)

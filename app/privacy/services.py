@@ -154,11 +154,12 @@ def extend_deadline(actor: Actor, req: PrivacyRequest, reason: str, *,
 
 
 def complete_request(actor: Actor, req: PrivacyRequest, outcome: str, note: str, *,
-                     expected_version: int | None = None) -> PrivacyRequest:
+                     expected_version: int | None = None) -> fulfilment.Fulfilment:
     """Complete a verified request: carry out what it asks where the portal does it
     (app.privacy.fulfilment: erasure, the access export), then record the outcome and what
-    was done (audited PRIVACY_REQUEST_COMPLETE). Raises NotVerified, AlreadyDecided,
-    InvalidRequest, RequestChanged, or FulfilmentUnavailable (nothing changed)."""
+    was done (audited PRIVACY_REQUEST_COMPLETE); returns what the portal did. Raises
+    NotVerified, AlreadyDecided, InvalidRequest, RequestChanged, or FulfilmentUnavailable
+    (nothing changed)."""
     ensure_may_manage(actor)
     lock(req, expected_version)
     _ensure_open(req)
@@ -172,12 +173,12 @@ def complete_request(actor: Actor, req: PrivacyRequest, outcome: str, note: str,
     req.decided_at, req.decided_by_id = now, actor.user_id
     req.verification_token_hash = None
     db.session.flush()
-    record_event(req, EventKind.COMPLETED, actor, note if not done else f"{note}\n{done}")
+    record_event(req, EventKind.COMPLETED, actor, f"{note}\n{done.line}" if done.line else note)
     audit.log(actor, AuditAction.PRIVACY_REQUEST_COMPLETE, resource=req,
               description=f"{req.reference} completed ({outcome.value})",
               changes={"status": {"before": RequestStatus.VERIFIED.value, "after": req.status},
                        "outcome": outcome.value})
-    return req
+    return done
 
 
 def refuse_request(actor: Actor, req: PrivacyRequest, reason: str, note: str, *,

@@ -162,6 +162,20 @@ def test_completing_an_erasure_erases_and_a_refused_one_says_why(db, officer, ma
     assert db.session.get(Customer, gone.id).full_name.startswith("Erased subject #")
 
 
+def test_completing_an_access_request_leads_to_its_export(db, officer, make_customer, jobs_stay_queued):
+    req = new_request(make_customer(full_name="Citra Akses"), kind="access")
+    verification.record_manual_check(SYSTEM, req, "id_document", "Identity card seen at the branch")
+    db.session.commit()
+    posted = officer.post(f"/privacy/requests/{req.id}/complete", {"outcome": "fulfilled", "note": "Sent the export",
+                                                                   "version": req.version}, page="/privacy/requests")
+    assert posted.status_code == 302
+    job_id = re.fullmatch(r"/privacy/exports/([0-9A-Za-z-]+)", posted.headers["Location"]).group(1)
+    page = officer.client.get(posted.headers["Location"]).get_data(as_text=True)
+    assert f"{req.reference} is completed. The export" in page and 'data-testid="export-job"' in page
+    db.session.refresh(req)
+    assert req.status == "completed" and f"(job {job_id})" in req.events[-1].note and jobs_stay_queued == [job_id]
+
+
 def test_the_list_filters_by_deadline_status_kind_and_due_date(db, officer, make_customer):
     now = utcnow()
     overdue = new_request(make_customer(), kind="access", received_at=now - timedelta(days=40))

@@ -230,13 +230,14 @@ def test_completing_records_the_outcome_and_what_was_done(db, make_customer):
     assert actions(db) == ["PRIVACY_REQUEST_REGISTER", "PRIVACY_REQUEST_VERIFY", "PRIVACY_REQUEST_COMPLETE"]
 
 
-def test_completing_an_access_request_starts_the_export(db, make_customer):
+def test_completing_an_access_request_starts_the_export(db, make_customer, jobs_stay_queued):
     req = verified(make_customer(), kind="access")
     db.session.commit()
     assert fulfilment.available("access")
-    privacy.complete_request(OFFICER, req, "fulfilled", "Export sent by registered mail")
+    done = privacy.complete_request(OFFICER, req, "fulfilled", "Export sent by registered mail")
     db.session.commit()
-    assert "Export of the subject's data started (job " in req.events[-1].note
+    assert done.export_job and f"Export of the subject's data started (job {done.export_job})" in req.events[-1].note
+    assert jobs_stay_queued == [done.export_job]  # dispatched once the transaction committed
     assert actions(db)[-2:] == ["PRIVACY_EXPORT_START", "PRIVACY_REQUEST_COMPLETE"]
 
 
