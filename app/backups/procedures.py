@@ -165,14 +165,21 @@ def drill_backup(actor: Actor, backup_id: str, report: Report | None = None) -> 
 
 
 def _drill_locked(actor: Actor, manifest: dict, progress: services.Fraction) -> None:
+    """The drill restores into a scratch database, compares it with the manifest, and re-applies
+    the erasure ledger there as a restore would (app.backups.erasures.check_in_scratch)."""
     started = time.perf_counter()
-    problems = services.drill_artifact(manifest, progress)
+    records = erasure_copy.to_reapply()
+    checks: list[erasure_copy.DrillCheck] = []
+    problems = services.drill_artifact(manifest, progress,
+                                       lambda url: checks.append(erasure_copy.check_in_scratch(url, records)))
+    problems += [problem for check in checks for problem in check.problems]
     seconds = time.perf_counter() - started
     if problems:
         detail = "; ".join(problems)
     else:
         detail = (f"restored into a scratch database in {seconds:.1f} s: {len(manifest['tables'])} tables, "
-                  "row counts, schema revision and audit chain head match the manifest")
+                  "row counts, schema revision and audit chain head match the manifest"
+                  + "".join(f"; {check.summary()}" for check in checks))
     with transaction():
         services.record_check(actor, manifest["id"], "drill", not problems, detail, seconds)
     if problems:

@@ -250,13 +250,14 @@ def compare_snapshot(manifest: dict, snapshot: Snapshot) -> list[str]:
     return problems
 
 
-def drill_artifact(manifest: dict, progress: Fraction = _ignore) -> list[str]:
-    """Restore into a scratch database, compare it with the manifest, drop it; returns the differences."""
+def drill_artifact(manifest: dict, progress: Fraction = _ignore, examine: Callable | None = None) -> list[str]:
+    """Restore into a scratch database, compare it with the manifest, let ``examine(url)`` work
+    on the scratch database, drop it; returns the differences."""
     engine = _engine_for(manifest)
     progress(0.0)
     try:
         with decoded_artifact(manifest) as chunks:
-            snapshot = engine.drill(chunks, counting(progress, max(1, manifest["dump_bytes"])))
+            snapshot = engine.drill(chunks, counting(progress, max(1, manifest["dump_bytes"])), examine)
     except (ArtifactDamaged, EngineError, StorageError) as exc:
         return [str(exc)]
     return compare_snapshot(manifest, snapshot)

@@ -19,7 +19,7 @@ from app.audit.models import AuditLog
 from app.backups import catalogue, ids, procedures, services
 from app.backups.codec import sha256_of
 from app.backups.engines import engine_for_app
-from app.backups.errors import VerificationFailed
+from app.backups.errors import DrillFailed, VerificationFailed
 from app.backups.locking import backup_lock
 from app.database import transaction
 from app.extensions import db
@@ -322,6 +322,15 @@ def test_a_hostile_database_name_is_only_ever_a_name(tmp_path, redis_url):
     assert not Path("/tmp/x").exists()
 
 
+def erasable_customer_id(skip: int = 0) -> int:
+    """A demo customer with no business waiting for a decision (so the erasure is not refused)."""
+    return db.session.scalar(text(
+        "SELECT c.id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.customer_id = c.id "
+        "AND t.status = 'pending') AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.subject_type = 'customer' "
+        "AND a.subject_id = c.id::text AND a.status = 'pending') ORDER BY c.id LIMIT 1 OFFSET :skip"),
+        {"skip": skip})
+
+
 @pytest.mark.parametrize("database_lost", [False, True], ids=["restore", "new-server"])
 def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app, database_lost):
     from app.personal_data import vault
@@ -329,10 +338,7 @@ def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app, dat
     from app.platform.models import Customer
     from app.privacy import erasure
 
-    customer_id = db.session.scalar(text(
-        "SELECT c.id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.customer_id = c.id "
-        "AND t.status = 'pending') AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.subject_type = 'customer' "
-        "AND a.subject_id = c.id::text AND a.status = 'pending') ORDER BY c.id LIMIT 1"))
+    customer_id = erasable_customer_id()
     with transaction():
         customer = db.session.get(Customer, customer_id)
         name = customer.full_name
@@ -361,3 +367,40 @@ def test_restoring_an_older_backup_never_brings_an_erased_customer_back(app, dat
                                  .order_by(AuditLog.id)).all()
     assert actions == ["PRIVACY_LEDGER_REAPPLY", "SYSTEM_RESTORE"]  # before the portal serves the data again
     assert integrity.verify_chain().ok
+
+
+def test_the_drill_reapplies_the_erasure_ledger_in_its_scratch_database(app, monkeypatch):
+    from app.personal_data import ledger
+    from app.platform.models import Customer
+    from app.privacy import erasure
+
+    first, second = erasable_customer_id(), erasable_customer_id(skip=1)
+    with transaction():
+        erasure.erase_customer(ACTOR, db.session.get(Customer, first))  # erased in the backup already
+    backup = procedures.create_backup(ACTOR, drill=False)
+    with transaction():
+        erasure.erase_customer(ACTOR, db.session.get(Customer, second))  # erased after it: the ledger knows
+    live_before = table_contents()
+
+    manifest = procedures.drill_backup(ACTOR, backup.backup_id)
+    record = catalogue.get_backup(manifest["id"])
+    assert record.status == "drilled"
+    assert ("the erasure ledger's 2 erasure(s) re-applied in the scratch database (1 made true again), every "
+            "erased subject's key is gone") in record.drill_detail
+    after = table_contents()  # the drill worked on its scratch copy: the live database is as it was
+    assert {t: rows for t, rows in after.items() if t not in ("audit_logs", "backups")} == {
+        t: rows for t, rows in live_before.items() if t not in ("audit_logs", "backups")}
+    with psycopg2.connect(PG_ADMIN_URL) as admin, admin.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%\\_drill\\_%'")
+        assert cur.fetchone()[0] == 0  # the scratch database is gone
+
+    # An eraser that fails in the scratch database fails the drill, with the reason.
+    def broken(_ref_id):
+        raise RuntimeError("eraser out of order")
+
+    monkeypatch.setitem(ledger._ERASERS, "customer", broken)
+    with pytest.raises(DrillFailed, match="re-applying the erasure ledger failed: eraser out of order"):
+        procedures.drill_backup(ACTOR, backup.backup_id)
+    db.session.remove()
+    record = catalogue.get_backup(backup.backup_id)
+    assert record.status == "failed" and "eraser out of order" in record.drill_detail

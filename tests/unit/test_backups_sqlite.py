@@ -139,6 +139,25 @@ def test_drill_compares_row_counts_revision_and_chain_head(app):
     assert "verification failed" in db.session.get(Backup, backup_id).drill_detail
 
 
+def test_the_drill_reapplies_the_erasure_ledger_on_its_scratch_copy(app):
+    from app.platform.models import Customer
+    from app.privacy import erasure
+
+    backup_id = procedures.create_backup(ACTOR, drill=False).backup_id
+    customer_id = db.session.scalars(select(Customer.id).order_by(Customer.id)).first()
+    with transaction():
+        erasure.erase_customer(ACTOR, db.session.get(Customer, customer_id))
+    before = table_contents()
+    procedures.drill_backup(ACTOR, backup_id)
+    row = db.session.get(Backup, backup_id)
+    assert row.drill_status == "passed"
+    assert ("the erasure ledger's 1 erasure(s) re-applied in the scratch database (1 made true again)"
+            in row.drill_detail)
+    assert {t: v for t, v in table_contents().items() if t not in ("audit_logs", "backups")} == {
+        t: v for t, v in before.items() if t not in ("audit_logs", "backups")}  # only the scratch copy changed
+    assert not [p for p in Path(app.config["BACKUP_DIR"]).rglob("sqlite-*.db")]  # and it is gone
+
+
 def test_restore_round_trip_on_sqlite(app):
     add_customers(5, institution_code="BK002")
     before = table_contents()

@@ -190,8 +190,9 @@ class PostgresEngine:
         run.feed(chunks, on_bytes)
         run.finish(f"restoring into {database}")
 
-    def drill(self, chunks: Iterable[bytes], on_bytes) -> Snapshot:
-        """Restore into a new scratch database, describe it, and drop it (always)."""
+    def drill(self, chunks: Iterable[bytes], on_bytes, examine: Callable | None = None) -> Snapshot:
+        """Restore into a new scratch database, describe it, let ``examine(url)`` work on it
+        (the description comes first), and drop it (always)."""
         scratch = f"{self.database[:40]}_drill_{secrets.token_hex(4)}"
         admin = self.connect()
         admin.autocommit = True
@@ -200,7 +201,10 @@ class PostgresEngine:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
             try:
                 self._restore(chunks, scratch, on_bytes, clean=False)
-                return self.inspect(scratch)
+                snapshot = self.inspect(scratch)
+                if examine is not None:
+                    examine(self.url.set(database=scratch))
+                return snapshot
             finally:
                 with admin.cursor() as cur:
                     cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))

@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from app.backups.codec import ArtifactDamaged, file_chunks
 from app.backups.engines import CHAIN_HEAD_SQL, Snapshot
 
@@ -106,13 +108,17 @@ class SqliteEngine:
             finally:
                 conn.close()
 
-    def drill(self, chunks: Iterable[bytes], on_bytes) -> Snapshot:
+    def drill(self, chunks: Iterable[bytes], on_bytes, examine: Callable | None = None) -> Snapshot:
+        """Materialise a scratch copy, describe it, let ``examine(url)`` work on it, delete it."""
         with self._scratch_file() as path:
             conn = self._materialise(chunks, path, on_bytes)
             try:
-                return inspect_connection(conn, self.database)
+                snapshot = inspect_connection(conn, self.database)
             finally:
                 conn.close()
+            if examine is not None:
+                examine(URL.create("sqlite", database=str(path)))
+            return snapshot
 
     def restore(self, chunks: Iterable[bytes], on_bytes) -> None:
         """Copy the archive over the live file with the backup API (one locked, all-or-nothing step)."""
