@@ -56,9 +56,8 @@ def test_copy_refuses_a_duplicate_and_leaves_the_transaction_usable(db, make_ins
 
 def test_days_are_counted_in_the_display_time_zone(db, make_transaction, make_approval):
     now = utcnow()
-    jakarta_midnight_utc = datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(hours=7)
-    if jakarta_midnight_utc > now:
-        jakarta_midnight_utc -= timedelta(days=1)
+    jakarta_today = (now + timedelta(hours=7)).date()  # Asia/Jakarta is UTC+7 all year
+    jakarta_midnight_utc = datetime.combine(jakarta_today, datetime.min.time(), UTC) - timedelta(hours=7)
     make_transaction(created_at=jakarta_midnight_utc + timedelta(minutes=30))  # today in Jakarta
     make_transaction(created_at=jakarta_midnight_utc - timedelta(minutes=30))  # yesterday in Jakarta
     make_approval(status="approved", decided_at=jakarta_midnight_utc + timedelta(minutes=5))
