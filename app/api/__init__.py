@@ -2,7 +2,8 @@
 portal pages around it: API tokens and rate limits.
 
 Services: app.api.tokens (tokens: create, list, revoke, check) and app.api.cache (cached
-reads and their invalidation). Endpoints: reads, decisions, audit_logs (token auth in
+reads and their invalidation). Endpoints: reads, decisions, audit_logs, privacy (data-subject
+requests), consents (a customer's consent) (token auth in
 app.api.auth, parameters in app.api.params); portal pages: app.api.pages.
 """
 
@@ -27,7 +28,7 @@ def init_app(app) -> None:
     """Register both blueprints and subscribe the cached reads to the events that change them.
     The API authenticates by bearer token only, so it is exempt from CSRF (which guards
     cookie-authenticated forms)."""
-    from app.api import audit_logs, auth, cache, decisions, pages, reads  # noqa: F401  (they add their routes and hooks)
+    from app.api import audit_logs, auth, cache, consents, decisions, pages, privacy, reads  # noqa: F401  (they add their routes and hooks)
     from app.extensions import csrf
 
     cache.subscribe(app)

@@ -8,10 +8,16 @@ unit test checks that every API route is documented and every documented path ex
 from __future__ import annotations
 
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from app.api.privacy import REQUEST_FILTERS
 from app.audit.lists import ACTION, AUDIT_LOG, REQUEST_ID, RESOURCE_ID_LENGTH, RESOURCE_TYPE
+from app.consent.lists import HISTORY
+from app.consent.models import MAX_EVIDENCE, SOURCE_VALUES
 from app.listing import ListDefinition
+from app.personal_data.catalogue import consent_purposes
 from app.platform import lists as platform_lists
 from app.platform.labels import STATUS_LABELS
+from app.privacy import lists as privacy_lists
+from app.privacy import models as privacy
 from app.security.ratelimits import API_PER_TOKEN
 from app.security.roles import ROLE_VALUES
 from app.users import lists as user_lists
@@ -54,13 +60,14 @@ SCHEMAS = {
         "properties": {
             "code": {"type": "string", "description": "Stable error code: token_missing, invalid_token, "
                      "token_expired, too_many_failures, insufficient_scope, forbidden, two_factor_required, not_found, "
-                     "validation_error, "
-                     "already_decided, changed_meanwhile, decision_refused, rate_limited, or http_<status>."},
+                     "validation_error, already_decided, changed_meanwhile, decision_refused, notice_changed, "
+                     "consent_refused, rate_limited, or http_<status>."},
             "message": {"type": "string"}, "request_id": STRING_OR_NULL,
             "fields": {"type": "object", "additionalProperties": {"type": "string"}},
             "retry_after": {"type": "integer"}, "limit": {"type": "string"},
             "required_scope": {"type": "string"}, "status": {"type": "string"},
-            "decided_at": STRING_OR_NULL, "decided_by": {"type": "string"}}}}),
+            "decided_at": STRING_OR_NULL, "decided_by": {"type": "string"},
+            "notice_version": {**ID_OR_NULL, "description": "notice_changed: the version to show now."}}}}),
     "Institution": _object({"id": ID, "code": {"type": "string"}, "name": {"type": "string"},
                             "is_active": {"type": "boolean"}, "created_at": TIME, "version": {"type": "integer"}}),
     "Transaction": _object({
@@ -107,7 +114,60 @@ SCHEMAS["AuditPage"] = _object({
     "data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
     "next_cursor": {**STRING_OR_NULL, "description": "Pass as `after` next time (the same one when nothing is new)."},
     "has_more": {"type": "boolean", "description": "More entries are waiting: ask again at once."}})
-for _name in ("Institution", "Transaction", "Approval", "User"):
+
+
+def _enum(values, nullable: bool = False) -> dict:
+    """A string of these values (``nullable``: or null, which OpenAPI 3.0 wants in the enum too)."""
+    found = [str(v) for v in values]
+    return {"type": "string", "enum": [*found, None], "nullable": True} if nullable else {"type": "string",
+                                                                                        "enum": found}
+
+
+_REQUEST = {
+    "id": ID, "reference": {"type": "string"}, "subject_type": _enum(privacy.SubjectType),
+    "subject_id": {"type": "integer"}, "kind": _enum(privacy.RequestKind), "channel": _enum(privacy.Channel),
+    "jurisdiction": _enum(privacy.Jurisdiction), "status": _enum(privacy.RequestStatus), "received_at": TIME,
+    "due_at": TIME, "original_due_at": TIME, "extended_at": TIME_OR_NULL, "overdue": {"type": "boolean"},
+    "verification_method": _enum(privacy.VerificationMethod, True), "verified_at": TIME_OR_NULL,
+    "decided_at": TIME_OR_NULL, "outcome": _enum(privacy.Outcome, True),
+    "refusal_reason": _enum(privacy.RefusalReason, True), "version": {"type": "integer"}}
+SCHEMAS["PrivacyRequest"] = _object(_REQUEST)
+SCHEMAS["PrivacyRequestEvent"] = _object({
+    "id": ID, "kind": _enum(privacy.EventKind), "at": TIME, "by": _enum(("staff", "data_subject", "system")),
+    "actor_id": ID_OR_NULL})
+SCHEMAS["PrivacyRequestDetail"] = _object({**_REQUEST, "events": {
+    "type": "array", "items": {"$ref": "#/components/schemas/PrivacyRequestEvent"}}})
+PURPOSE = _enum(p.key for p in consent_purposes())
+SCHEMAS["ConsentChoice"] = _object({
+    "purpose": PURPOSE, "granted": {"type": "boolean", "description": "Consent counts now."},
+    "lapsed": {"type": "boolean", "description": "The latest grant was to an earlier material notice version."},
+    "notice_version": {**ID_OR_NULL, "description": "The version asked about now (null: none published)."},
+    "decided_by_event_id": ID_OR_NULL, "decided_notice_version": ID_OR_NULL, "decided_at": TIME_OR_NULL})
+SCHEMAS["ConsentEvent"] = _object({
+    "id": ID, "purpose": PURPOSE, "action": _enum(("grant", "withdraw")), "granted": {"type": "boolean"},
+    "notice_version": {"type": "integer"}, "source": _enum(SOURCE_VALUES), "evidence": STRING_OR_NULL,
+    "recorded_by_id": ID_OR_NULL, "recorded_at": TIME, "counts_now": {"type": "boolean"}})
+SCHEMAS["CustomerConsents"] = _object({
+    "customer_id": ID, "choices": {"type": "array", "items": {"$ref": "#/components/schemas/ConsentChoice"}},
+    "history": {"type": "array", "items": {"$ref": "#/components/schemas/ConsentEvent"}},
+    "next_cursor": {**STRING_OR_NULL, "description": "The next page of the history."}})
+SCHEMAS["ConsentRecorded"] = _object({
+    "recorded": {"type": "boolean", "description": "false: the choice already stood; nothing was recorded."},
+    "event": {"allOf": [{"$ref": "#/components/schemas/ConsentEvent"}], "nullable": True},
+    "choice": {"$ref": "#/components/schemas/ConsentChoice"}})
+_EVIDENCE = {"type": "string", "nullable": True, "maxLength": MAX_EVIDENCE, "pattern": ONE_LINE,
+             "description": "What shows the choice, e.g. the app and screen (optional, one line)."}
+SCHEMAS["ConsentInput"] = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "required": ["purpose", "granted", "notice_version"],
+     "description": "The customer agrees, to the notice version they read.",
+     "properties": {"purpose": PURPOSE, "granted": {"type": "boolean", "enum": [True]},
+                    "notice_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "evidence": _EVIDENCE}},
+    {"type": "object", "additionalProperties": False, "required": ["purpose", "granted"],
+     "description": "The customer withdraws (whatever notice version they saw).",
+     "properties": {"purpose": PURPOSE, "granted": {"type": "boolean", "enum": [False]},
+                    "notice_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True},
+                    "evidence": _EVIDENCE}}]}
+for _name in ("Institution", "Transaction", "Approval", "User", "PrivacyRequest"):
     SCHEMAS[f"{_name}Page"] = _object({"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{_name}"}},
                                        "next_cursor": STRING_OR_NULL})
 
@@ -140,16 +200,16 @@ INSTITUTION_FILTER = _query("institution_id", {"type": "integer", "minimum": 1, 
                             "Only this institution.")
 
 
-def _list(summary: str, schema: str, filters: list[dict]) -> dict:
-    return {"get": {"summary": summary, "tags": [schema.lower() + "s"], "parameters": filters + PAGING,
+def _list(summary: str, schema: str, filters: list[dict], tag: str | None = None) -> dict:
+    return {"get": {"summary": summary, "tags": [tag or schema.lower() + "s"], "parameters": filters + PAGING,
                     "responses": {"200": _ok(f"{schema}Page"), "400": _error("A parameter is not valid."),
                                   **COMMON}}}
 
 
-def _detail(summary: str, schema: str, parameter: str) -> dict:
+def _detail(summary: str, schema: str, parameter: str, tag: str | None = None) -> dict:
     return {"parameters": [{"name": parameter, "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1}}],
-            "get": {"summary": summary, "tags": [schema.lower() + "s"],
+            "get": {"summary": summary, "tags": [tag or schema.lower() + "s"],
                     "responses": {"200": _ok(schema), "404": _error("No such object in the token's scope."),
                                   **COMMON}}}
 
@@ -233,6 +293,30 @@ PATHS = {
                "Only accounts with (true) or without (false) a second factor."),
         INSTITUTION_FILTER, _query("q", SEARCH, "Part of the e-mail or name.")]),
     "/users/{user_id}": _detail("One account", "User", "user_id"),
+    "/privacy/requests": _list("Data-subject requests, newest first (pseudonymous)", "PrivacyRequest", [
+        *(_query(param, _choices(privacy_lists.REQUESTS, name), f"Only this {param}.")
+          for param, name in REQUEST_FILTERS.items() if name != "due"),
+        _time_filter("due_after", "Due at or after (RFC 3339)."),
+        _time_filter("due_before", "Due before (RFC 3339).")], tag="privacy"),
+    "/privacy/requests/{request_id}": _detail("One data-subject request and its timeline", "PrivacyRequestDetail",
+                                              "request_id", tag="privacy"),
+    "/customers/{customer_id}/consents": {
+        "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer",
+                                                                                          "minimum": 1}}],
+        "get": {"summary": "A customer's current consent per purpose, and the history (newest first)",
+                "tags": ["consents"], "parameters": [
+                    _query("purpose", _choices(HISTORY, "purpose"), "Only the history of this purpose."), *PAGING],
+                "responses": {"200": _ok("CustomerConsents"), "400": _error("A parameter is not valid."),
+                              "404": _error("No such customer in the token's scope."), **COMMON}},
+        "post": {"summary": "Record the choice a customer made in an app (audited like the staff page)",
+                 "tags": ["consents"], "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/ConsentInput"}}}},
+                 "responses": {"201": _ok("ConsentRecorded"), "200": _ok("ConsentRecorded"),
+                               "400": _error("The body is not valid (error.fields names the field)."),
+                               "404": _error("No such customer in the token's scope."),
+                               "409": _error("A newer notice version was published: nothing was recorded."),
+                               "422": _error("Refused: no notice is published for this purpose yet."),
+                               **COMMON}}},
 }
 
 
@@ -243,7 +327,8 @@ def document() -> dict:
         "info": {
             "title": "Saintara Admin API", "version": "1.0.0",
             "description": (
-                "Read institutions, transactions, approval requests and accounts, and approve or reject, with "
+                "Read institutions, transactions, approval requests, accounts, data-subject requests and customers' "
+                "consent, approve or reject, and record a customer's consent, with "
                 "a personal API token (Authorization: Bearer sat_...). Make tokens on the portal's API tokens "
                 "page; a token acts with its user's role and institution scope, narrowed to read or read and "
                 "write. Errors are JSON with a stable error.code. Rate limits: docs/API_RATE_LIMITS.md; every "

@@ -55,14 +55,14 @@ def _revoke(owner: User, token_id: int):
 
 
 @developer.get("/account/api-tokens")
-@requires(Permission.VIEW_PORTAL)
+@requires(Permission.USE_API)
 def tokens():
     """One's own API tokens: make one, see when each was last used, revoke."""
     return _tokens_page(current_user, NewTokenForm())
 
 
 @developer.post("/account/api-tokens")
-@requires(Permission.VIEW_PORTAL)
+@requires(Permission.USE_API)
 @step_up_required
 def create_token():
     """Make a token for oneself (re-authentication first: it is a new credential)."""
@@ -70,7 +70,7 @@ def create_token():
 
 
 @developer.post("/account/api-tokens/<int:token_id>/revoke")
-@requires(Permission.VIEW_PORTAL)
+@requires(Permission.USE_API)
 def revoke_token(token_id: int):
     return _revoke(current_user, token_id)
 

@@ -54,7 +54,7 @@ def hash_token(plain: str) -> str:
 
 def may_hold_tokens(user: User) -> bool:
     """Only staff accounts reach the API (customers have nothing to read there)."""
-    return user.is_active and Permission.VIEW_PORTAL in ROLE_PERMISSIONS[Role(user.role)]
+    return user.is_active and Permission.USE_API in ROLE_PERMISSIONS[Role(user.role)]
 
 
 def create_token(actor: Actor, owner: User, *, name: str, scope: str, days: int) -> tuple[ApiToken, str]:

@@ -38,7 +38,7 @@ class ConsentSource(enum.StrEnum):
 
     ACCOUNT = "account"  # the person on their own account page
     STAFF = "staff"  # staff recording a consent given outside the portal (a paper form)
-    API = "api"  # the person through an API client acting for them
+    API = "api"  # the person in a platform app, recorded through the JSON API with a staff token
 
     @property
     def label(self):

@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from app.consent import bp, notices
 from app.consent import services as consent
 from app.consent.forms import NoticeForm, OwnConsentForm, StaffConsentForm
-from app.consent.models import ConsentEvent, ConsentSource
+from app.consent.lists import HISTORY
+from app.consent.models import ConsentSource
 from app.extensions import db
-from app.listing import ChoiceFilter, CsvColumn, ListDefinition, SortOption
 from app.personal_data.catalogue import consent_purposes
 from app.platform.models import Customer
 from app.security.access import Permission, ensure_visible, requires, signed_in
 from app.security.actor import actor_from_request
 from app.security.stepup import step_up_required
-
-HISTORY = ListDefinition(
-    filters=[ChoiceFilter("purpose", _l("Purpose"), tuple((p.key, p.label) for p in consent_purposes()))],
-    sorts=[SortOption("recorded", _l("Recorded"), (ConsentEvent.id,))],
-    default_sort="recorded",
-    csv_columns=[CsvColumn("recorded_at", lambda e: e.recorded_at), CsvColumn("purpose", lambda e: e.purpose),
-                 CsvColumn("action", lambda e: "grant" if e.granted else "withdraw"),
-                 CsvColumn("notice_version", lambda e: e.notice_version), CsvColumn("source", lambda e: e.source),
-                 CsvColumn("evidence", lambda e: e.evidence), CsvColumn("recorded_by_id", lambda e: e.actor_id)],
-)
-
 
 # --- one's own choices -------------------------------------------------------------------------------
 

@@ -139,8 +139,9 @@ def _own_subject(actor: Actor) -> Subject:
 
 
 def _check_actor(actor: Actor, subject: Subject, source: ConsentSource) -> None:
-    """The person chooses for themselves; staff record for customers within their scope."""
-    if source is ConsentSource.STAFF:
+    """The person chooses for themselves; staff record for customers within their scope, on the
+    staff page (STAFF) or through the JSON API for an app the customer chose in (API)."""
+    if source in (ConsentSource.STAFF, ConsentSource.API):
         if actor.role is not None and Permission.MANAGE_CUSTOMERS not in ROLE_PERMISSIONS[Role(actor.role)]:
             raise NotVisible()
         if subject.kind != "customer":

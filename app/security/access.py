@@ -40,6 +40,7 @@ class Permission(enum.StrEnum):
     MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
     MANAGE_API_TOKENS = "api_tokens.manage"  # other people's API tokens: make one for them, revoke
     MANAGE_PRIVACY = "privacy.manage"  # data-subject requests, records of processing
+    USE_API = "api.use"  # hold personal API tokens (the API's endpoints then ask for their own permissions)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -47,16 +48,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({
         Permission.VIEW_PORTAL, Permission.VIEW_ALL_INSTITUTIONS, Permission.MANAGE_USERS, Permission.IMPERSONATE,
         Permission.MANAGE_INSTITUTIONS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE, Permission.VIEW_AUDIT_LOG,
+        Permission.USE_API,
     }),
     Role.INSTITUTION_ADMIN: frozenset({
         Permission.VIEW_PORTAL, Permission.MANAGE_USERS, Permission.MANAGE_CUSTOMERS, Permission.DECIDE,
         Permission.VIEW_AUDIT_LOG,  # their institution's entries only
+        Permission.USE_API,
     }),
     Role.CUSTOMER: frozenset(),
     # Least privilege (docs/PRIVACY.md): the privacy pages, and the audit log of every
     # institution to answer and investigate; no lists, decisions or administration.
     Role.PRIVACY_OFFICER: frozenset({
         Permission.MANAGE_PRIVACY, Permission.VIEW_AUDIT_LOG, Permission.VIEW_ALL_INSTITUTIONS,
+        Permission.USE_API,  # the requests and the audit log through the API, nothing more
     }),
 }
 

@@ -44,11 +44,16 @@ SEEDED_PASSWORD = "platform test passphrase 2026"
 
 def seed() -> None:
     """Run in a child process (``python -c``): a superadmin, a pending transaction and approval,
-    and an API token; prints their ids and the token as JSON."""
+    a notice for every consent purpose, a data-subject request about the customer, and an API
+    token; prints their ids and the token as JSON."""
     from app import create_app
     from app.api import tokens
+    from app.consent import notices
+    from app.database import utcnow
     from app.extensions import db
+    from app.personal_data.catalogue import consent_purposes
     from app.platform.models import Approval, Customer, Institution, Transaction
+    from app.privacy import services as privacy
     from app.security.actor import Actor
     from app.users import services
     from app.users.models import Role
@@ -67,9 +72,16 @@ def seed() -> None:
         approval = Approval(kind="refund", subject_type="customer", subject_id=str(customer.id),
                             subject_repr="customer", institution_id=institution.id, summary="Refund", payload={})
         db.session.add_all([tx, approval])
+        system = Actor.system("test")
+        for purpose in consent_purposes():
+            notices.publish(system, purpose.key, text_en=f"{purpose.key} notice",
+                            text_id=f"pemberitahuan {purpose.key}", material=True)
+        req = privacy.register_request(system, subject_type="customer", subject_id=customer.id, kind="access",
+                                       channel="email", jurisdiction="gdpr", received_at=utcnow())
         _token, plain = tokens.create_token(Actor.for_user(user), user, name="tests", scope="write", days=7)
         db.session.commit()
         print(json.dumps({"token": plain, "transaction_id": tx.id, "approval_id": approval.id,
+                          "customer_id": customer.id, "privacy_request_id": req.id,
                           "email": user.email, "password": SEEDED_PASSWORD}))
 
 

@@ -12,6 +12,7 @@ among them, must still be refused (``negative_data_rejection``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,7 +43,9 @@ def test_schemathesis_finds_no_server_errors_and_no_undocumented_answers(redis_u
                  "--report", "junit", "--report-dir", str(tmp_path / "report")],
                 capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its caches stay out of the repository
                 env={**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py")),
-                     "SWEEP_API_URL": url, "SWEEP_API_TOKEN": seeded["token"]})
+                     "SWEEP_API_URL": url, "SWEEP_API_TOKEN": seeded["token"],
+                     "SWEEP_REAL_IDS": json.dumps({"customer_id": seeded["customer_id"],
+                                                   "request_id": seeded["privacy_request_id"]})})
             output = result.stdout + result.stderr
             (tmp_path.parent / "schemathesis-output.txt").write_text(output)
             assert result.returncode == 0, output[-15000:]

@@ -19,6 +19,7 @@ SIGNED_IN = {**ALL_OK, "anonymous": LOGIN}
 # The staff portal: privacy officers reach only the privacy pages and the audit log (least privilege).
 STAFF = {**SIGNED_IN, "customer": FORBIDDEN, "privacy_officer": FORBIDDEN}
 AUDIT_READERS = {**STAFF, "privacy_officer": OK}
+API_USERS = {**STAFF, "privacy_officer": OK}  # staff who may hold API tokens: privacy officers too
 MISSING = "missing"
 STAFF_ROW = {**STAFF, "institution_admin": MISSING, "admin": MISSING, "superadmin": MISSING}  # sample id: no row
 SUPER = {**STAFF, "institution_admin": FORBIDDEN, "admin": FORBIDDEN}
@@ -147,9 +148,13 @@ MATRIX: dict[str, dict[str, str]] = {
     "api.user_list": BEARER,
     "api.user_detail": BEARER,
     "api.audit_log_list": BEARER,
-    "developer.tokens": STAFF,
-    "developer.create_token": STAFF,  # step-up first
-    "developer.revoke_token": STAFF,
+    "api.privacy_request_list": BEARER,
+    "api.privacy_request_detail": BEARER,
+    "api.customer_consents": BEARER,
+    "api.customer_consent_record": BEARER,
+    "developer.tokens": API_USERS,
+    "developer.create_token": API_USERS,  # step-up first
+    "developer.revoke_token": API_USERS,
     "developer.user_tokens": {**SUPERADMIN_ONLY, "superadmin": MISSING},
     "developer.create_user_token": SUPERADMIN_ONLY,
     "developer.revoke_user_token": SUPERADMIN_ONLY,
