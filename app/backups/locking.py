@@ -26,14 +26,21 @@ def backup_lock(engine) -> Iterator[None]:
     if engine.name == "postgresql":
         conn = engine.connect()
         conn.autocommit = True
+        locked = False
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_try_advisory_lock(%s)", (BACKUP_LOCK_KEY,))
-                if not cur.fetchone()[0]:
-                    raise BackupBusy("another backup operation holds the lock")
+                locked = cur.fetchone()[0]
+            if not locked:
+                raise BackupBusy("another backup operation holds the lock")
             yield
         finally:
-            conn.close()  # ending the session releases its advisory locks
+            # Unlock explicitly: the server ends a closed session a moment later, and the next
+            # operation (a restore right after a backup) must not find the lock still held.
+            if locked:
+                with contextlib.suppress(Exception), conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (BACKUP_LOCK_KEY,))
+            conn.close()  # ending the session releases its advisory locks in any case
         return
     path = Path(str(engine.path) + ".backup-lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
