@@ -1,5 +1,6 @@
 """User administration: who may see and manage which accounts, and the audited edits
-(name, role, institution, deactivation). Services never commit.
+(name, role, institution, the customer record a customer account is linked to, deactivation).
+Services never commit.
 
 A superadmin manages everyone; an admin manages institution admins and customers; an
 institution admin manages the customers of their own institution. Only a superadmin
@@ -10,17 +11,34 @@ editor saw (:class:`StaleVersion` when someone changed the account meanwhile).
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, false, func, select, update
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditLog
 from app.database import utcnow
 from app.extensions import db
-from app.platform.models import Institution
+from app.platform.models import Customer, Institution
 from app.security.actor import Actor
 from app.security.sessions import end_sessions_for_user
 from app.users.models import AccountToken, Impersonation, Role, User
 from app.users.services import USER_AUDIT_FIELDS, UserError, two_factor_required_for
+
+
+class UnknownCustomer(UserError):
+    """The customer record to link cannot be linked; ``message`` says why (for the form)."""
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+class _Keep:
+    """``customer`` not given: keep the account's link while it still fits."""
+
+
+KEEP = _Keep()
+LINK_FIELDS = (*USER_AUDIT_FIELDS, "customer_id")
 
 
 class NotAllowed(UserError):
@@ -120,12 +138,34 @@ def count_active_superadmins() -> int:
         User.role == Role.SUPERADMIN.value, User.is_active_account.is_(True)))
 
 
-def update_user(actor: Actor, target: User, *, display_name: str, role: Role, institution_id: int | None,
-                expected_version: int | None, keep_session: str | None = None) -> dict:
-    """Edit name, role and institution (audited USER_UPDATE with before/after); returns the changes.
+def linked_customer(target: User, role: Role, institution_id: int | None, ref: str | None) -> int | None:
+    """The customer record a customer account acts for: ``ref`` is its number or registered
+    e-mail address, in the account's institution, not linked to another account. None when
+    ``ref`` is empty or the account is not a customer's. Raises UnknownCustomer."""
+    ref = (ref or "").strip()
+    if role is not Role.CUSTOMER or not ref:
+        return None
+    by_number = ref.isascii() and ref.isdigit() and len(ref) <= 9
+    where = Customer.id == int(ref) if by_number else Customer.email == ref.lower()
+    customer = db.session.scalars(select(Customer).where(where, Customer.institution_id == institution_id)).first()
+    if customer is None:
+        raise UnknownCustomer(_l("No customer of this institution has this number or e-mail address."))
+    taken = db.session.scalar(select(User.id).where(User.customer_id == customer.id, User.id != target.id))
+    if taken is not None:
+        raise UnknownCustomer(_l("This customer record is already linked to another account."))
+    return customer.id
 
-    A role change ends all the user's sessions (but ``keep_session``, the editor's own when
-    they edit themselves). Raises NotAllowed, LastSuperadmin, StaleVersion or UserError.
+
+def update_user(actor: Actor, target: User, *, display_name: str, role: Role, institution_id: int | None,
+                expected_version: int | None, keep_session: str | None = None, customer: str | None | _Keep = KEEP
+                ) -> dict:
+    """Edit name, role, institution and, for a customer account, the customer record it acts
+    for (audited USER_UPDATE with before/after); returns the changes.
+
+    ``customer`` is the record's number or e-mail (empty: no link); not given, the link stays
+    while the account is still a customer's of the same institution. A role change ends all
+    the user's sessions (but ``keep_session``, the editor's own when they edit themselves).
+    Raises NotAllowed, LastSuperadmin, StaleVersion, UnknownCustomer or UserError.
     """
     if not can_manage(actor, target):
         raise NotAllowed("you may not change this account")
@@ -142,12 +182,18 @@ def update_user(actor: Actor, target: User, *, display_name: str, role: Role, in
         raise UserError("a name is required")
     if role is not target.role_enum:
         _ensure_not_last_superadmin(target)
-    before = audit.snapshot(target, USER_AUDIT_FIELDS)
+    if isinstance(customer, _Keep):
+        keeps = role is Role.CUSTOMER and institution_id == target.institution_id
+        customer_id = target.customer_id if keeps else None
+    else:
+        customer_id = linked_customer(target, role, institution_id, customer)
+    before = audit.snapshot(target, LINK_FIELDS)
     role_changed = role.value != target.role
     target.display_name = display_name
     target.role = role.value
     target.institution_id = institution_id
-    changes = audit.diff(before, audit.snapshot(target, USER_AUDIT_FIELDS))
+    target.customer_id = customer_id
+    changes = audit.diff(before, audit.snapshot(target, LINK_FIELDS))
     if not changes:
         return {}
     if role_changed and two_factor_required_for(role) and target.two_factor_policy_since is None:

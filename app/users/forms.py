@@ -45,6 +45,12 @@ class InviteUserForm(_AccountFields):
 
 
 class EditUserForm(_AccountFields):
+    customer = StringField(
+        _l("Customer record (customer accounts)"), validators=[Optional(), Length(max=254)],
+        render_kw={"autocomplete": "off"},
+        description=_l("The number or registered e-mail address of the customer this account belongs to, in the "
+                       "same institution. Their consent and their data-subject requests then cover both. Leave empty "
+                       "for no link."))
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
 
 

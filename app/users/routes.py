@@ -128,7 +128,9 @@ def new():
 def edit(user_id: int):
     """The form that edits name, role and institution."""
     user = manageable_or_404(user_id)
-    return render_template("users/edit.html", form=_account_form(EditUserForm, obj=user), user=user)
+    form = _account_form(EditUserForm, obj=user)
+    form.customer.data = str(user.customer_id) if user.customer_id else ""
+    return render_template("users/edit.html", form=form, user=user)
 
 
 @bp.post("/users/<int:user_id>/edit")
@@ -146,7 +148,8 @@ def update(user_id: int):
         try:
             changes = administration.update_user(
                 actor, user, display_name=form.display_name.data, role=Role(form.role.data),
-                institution_id=form.institution_id.data, expected_version=form.version.data, keep_session=session.key)
+                institution_id=form.institution_id.data, expected_version=form.version.data, keep_session=session.key,
+                customer=form.customer.data or "")
         except administration.StaleVersion as exc:
             flash(_("Someone else changed this account while you were editing it. The form now shows the "
                     "current values: check them and make your change again."), "danger")
@@ -157,6 +160,9 @@ def update(user_id: int):
             status = 400
         except administration.NotAllowed:
             form.role.errors.append(_("You may not give this role."))
+            status = 400
+        except administration.UnknownCustomer as exc:
+            form.customer.errors.append(str(exc.message))
             status = 400
         except services.UserError:
             form.institution_id.errors.append(_("Choose the institution this account belongs to."))

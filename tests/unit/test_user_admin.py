@@ -271,3 +271,49 @@ def test_list_sorts_exports_csv_and_hides_scoped_filters(db, client, make_user, 
     assert "ayu@example.com,'=cmd()" in lines[1]  # the shared CSV-injection guard
     html = client_for(make_user(Role.INSTITUTION_ADMIN, institution=bank)).get("/users").get_data(as_text=True)
     assert 'name="two_factor"' in html and 'name="role"' not in html and 'name="institution"' not in html
+
+
+def test_a_customer_account_is_linked_to_its_customer_record(db, client, forms, make_user, make_institution,
+                                                             make_customer, login_as):
+    from app.consent import services as consent
+
+    bank, other = make_institution(), make_institution()
+    boss = make_user(Role.ADMIN)
+    account = make_user(Role.CUSTOMER, institution=bank, email="ayu.app@example.com")
+    record = make_customer(institution=bank, full_name="Ayu Lestari", email="ayu@contoh.co.id")
+    elsewhere = make_customer(institution=other, email="elsewhere@contoh.co.id")
+    login_as(boss)
+    url = f"/users/{account.id}/edit"
+    assert 'name="customer"' in client.get(url).get_data(as_text=True)
+
+    for ref, message in ((str(elsewhere.id), "No customer of this institution has this number or e-mail address."),
+                         ("nobody@contoh.co.id", "No customer of this institution has this number or e-mail address."),
+                         ("99999999999999999999", "No customer of this institution")):
+        refused = forms.post(url, edit_form(account, customer=ref), page=url)
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True), ref
+        db.session.refresh(account)
+        assert account.customer_id is None
+
+    saved = forms.post(url, edit_form(account, customer="AYU@contoh.co.id"), page=url)  # the e-mail, any case
+    assert saved.status_code == 302
+    db.session.refresh(account)
+    assert account.customer_id == record.id
+    assert consent.subject_of_user(account) == ("customer", record.id)  # the account acts for the record
+    assert "Ayu Lestari" in client.get(f"/users/{account.id}").get_data(as_text=True)
+    assert f'value="{record.id}"' in client.get(url).get_data(as_text=True)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE")
+                               .order_by(AuditLog.id.desc())).first()
+    assert entry.changes["customer_id"] == {"before": None, "after": record.id}
+
+    second = make_user(Role.CUSTOMER, institution=bank)
+    taken = forms.post(f"/users/{second.id}/edit", edit_form(second, customer=str(record.id)),
+                       page=f"/users/{second.id}/edit")
+    assert "already linked to another account" in taken.get_data(as_text=True)
+
+    # Another edit that does not name the record keeps it; a role without a customer drops it.
+    administration.update_user(Actor.for_user(boss), account, display_name="Ayu", role=Role.CUSTOMER,
+                               institution_id=bank.id, expected_version=account.version)
+    assert account.customer_id == record.id
+    assert forms.post(url, edit_form(account, customer=""), page=url).status_code == 302
+    db.session.refresh(account)
+    assert account.customer_id is None
