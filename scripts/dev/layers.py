@@ -32,7 +32,7 @@ LAYERS = {
     "foundation": ("config", "extensions", "access_rules", "database", "escaping", "events", "formatting", "inputs",
                    "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
-    "domain": ("users", "auth", "platform", "backups", "privacy", "consent"),
+    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics"),
     "surfaces": ("dashboard", "search", "api"),
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}
