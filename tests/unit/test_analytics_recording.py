@@ -13,7 +13,7 @@ from app.analytics.visitors import local_day, visitor_id
 from app.database import utcnow
 from app.settings import services as settings
 from app.users.models import Role
-from tests.unit.analytics_support import SYSTEM, _fresh_buffer, choose, consenting, flushed  # noqa: F401
+from tests.unit.analytics_support import SYSTEM, choose, flushed
 
 
 def test_nothing_is_recorded_without_consent(app, db, make_user, client_for):
