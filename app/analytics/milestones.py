@@ -164,5 +164,6 @@ def subscribe(app: Flask) -> None:
                              (events.customers_imported, on_customers_imported),
                              (events.invitation_accepted, on_invitation_accepted),
                              (events.second_factor_added, on_second_factor_added),
-                             (events.backup_restored, on_backup_restored)):
+                             (events.backup_restored, on_backup_restored),
+                             (events.consent_changed, services.forget_consent)):
         events.subscribe(app, signal, receiver)

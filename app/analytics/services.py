@@ -12,12 +12,15 @@ the day's salt and the request's consent answer are known.
 signed-in, active account; the request carries no ``DNT: 1`` / ``Sec-GPC: 1``, is not made
 while someone else acts as the account (impersonation) and is not an API token request
 (the browser's signals are noted on ``g`` by app.analytics.hooks before the view runs); and the account's subject
-has consented to ``analytics`` (app.consent). The answer is remembered for the request.
+has consented to ``analytics`` (app.consent; the answer is kept in the shared cache for a
+minute and forgotten when the consent changes: :func:`consents`). The whole answer is
+remembered for the request.
 Anonymous visitors are never recorded.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,13 +34,16 @@ from app.analytics.catalogue import InvalidEvent
 from app.analytics.models import MAX_PATH
 from app.analytics.visitors import local_day, visitor_id
 from app.consent import services as consent
+from app.extensions import cache
 from app.settings import services as settings
 from app.users import impersonation_guard
 from app.users.models import User
 
 __all__ = ["InvalidEvent", "buffer", "may_record", "record", "refuse_request"]
 
+log = logging.getLogger(__name__)
 EXTENSION = "analytics"
+CONSENT_CACHE_SECONDS = 60
 _REFUSED = "analytics_refused"  # g: why this request may not be recorded (None: it may)
 _ALLOWED = "analytics_allowed"  # g: user id -> the answer of may_record
 
@@ -70,8 +76,40 @@ def may_record(user: User | None) -> bool:
         refused = has_request_context() and bool(g.get(_REFUSED) or impersonation_guard.current()
                                                  or g.get("api_token"))
         cache[user.id] = bool(not refused and settings.get("analytics_enabled")
-                              and consent.allows(consent.subject_of_user(user), "analytics"))
+                              and consents(consent.subject_of_user(user)))
     return cache[user.id]
+
+
+def _consent_key(subject: tuple[str, int]) -> str:
+    return f"analytics:consent:{subject[0]}:{int(subject[1])}"
+
+
+def consents(subject: tuple[str, int]) -> bool:
+    """Whether ``subject``'s consent to analytics counts: app.consent's answer, kept in the shared
+    cache for CONSENT_CACHE_SECONDS so a page view costs no query (a Redis read in production).
+
+    A change of the subject's consent forgets it at once (:func:`forget_consent`, subscribed to
+    ``events.consent_changed``); a newly published material notice takes effect within the TTL.
+    """
+    key = _consent_key(subject)
+    try:
+        cached = cache.get(key)
+    except Exception:  # a cache outage: ask the consent store
+        cached = None
+    if cached is not None:
+        return cached == 1
+    allowed = consent.allows(subject, "analytics")
+    try:
+        cache.set(key, 1 if allowed else 0, timeout=CONSENT_CACHE_SECONDS)
+    except Exception:
+        log.warning("analytics: consent answer not cached", exc_info=True)
+    return allowed
+
+
+def forget_consent(_app, *, subject_kind: str, subject_id: int, purpose: str, **_payload) -> None:
+    """Subscriber of ``events.consent_changed``: the next request asks the consent store again."""
+    if purpose == "analytics":
+        cache.delete(_consent_key((subject_kind, subject_id)))
 
 
 def _path(path: str | None) -> str | None:
