@@ -8,7 +8,7 @@ Layers, lowest first (a module may import its own layer and those below):
 - foundation: configuration, extensions, view access declarations, database plumbing, input parsing, paging and lists,
   translations, mail, cache helpers, error pages, observability, background jobs;
 - core: security (roles, scope, limits), personal data keys and sealing, the audit log, system settings;
-- domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent;
+- domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent, usage analytics;
 - surfaces: dashboard, jump search, the JSON API.
 
 Inside a package, ``routes``/``*_routes``/``views``/``cli`` modules are its surface: a
