@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 GROUP = "ingesters"
 READ_COUNT = 200  # entries per read (each up to buffer.STREAM_CHUNK events)
 CLAIM_IDLE_MS = 60_000  # a pending entry idle this long belongs to a dead ingester: claim it
+KEEP_INGESTED = timedelta(days=2)  # ids of ingested entries: far longer than an entry can stay pending
 COLUMNS = ("occurred_at", "day", "name", "path", "role", "visitor", "properties")
 _COPY = f"COPY analytics_events ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
 
@@ -133,5 +134,3 @@ def forget_ingested_entries(before: datetime) -> int:
     return db.session.execute(delete(AnalyticsIngestedEntry)
                               .where(AnalyticsIngestedEntry.ingested_at < before)).rowcount or 0
 
-
-KEEP_INGESTED = timedelta(days=2)  # far longer than an entry can stay pending

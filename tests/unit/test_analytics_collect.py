@@ -68,3 +68,9 @@ def test_anonymous_beacons_are_sent_to_sign_in(app, db):
     response = beacon(app.test_client(), {"name": "print_clicked", "page": "/account"})
     assert response.status_code in (302, 401)
     assert flushed(app, db) == []
+
+
+def test_beacons_are_rate_limited_per_account(app, db, consenting, client_for):
+    client = client_for(consenting())
+    answers = [beacon(client, {"name": "print_clicked", "page": "/account"}).status_code for _ in range(121)]
+    assert answers[:120] == [204] * 120 and answers[120] == 429

@@ -101,3 +101,14 @@ def test_each_day_has_its_own_salt_and_past_salts_are_deleted(app, db):
     # yesterday's ids cannot be computed again: a new salt would be made, giving other ids
     assert visitor_id(5, yesterday) != old_id
     assert db.session.scalar(select(func.count()).select_from(AnalyticsSalt)) == 2
+
+
+def test_a_restore_deletes_the_salts_of_past_days_it_brought_back(app, db):
+    from app import events
+
+    today = local_day(utcnow())
+    db.session.add_all([AnalyticsSalt(day=today - timedelta(days=3), salt=b"x" * 32),
+                        AnalyticsSalt(day=today, salt=b"y" * 32)])
+    db.session.commit()
+    assert events.send(app, events.backup_restored, backup_id="20260101T000000Z-abcdef", actor_id=None) == 0
+    assert db.session.scalars(select(AnalyticsSalt.day)).all() == [today]
