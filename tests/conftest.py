@@ -132,14 +132,18 @@ def _fresh_stores(app):
 
 @pytest.fixture(autouse=True)
 def _fresh_analytics(app):
-    """Each test starts with an empty analytics buffer and no remembered salts (rows roll back)."""
+    """Each test starts with an empty analytics buffer, no remembered salts or consent answers
+    (rows roll back, ids repeat)."""
+    from app.analytics.services import forget_remembered_consents
     from app.analytics.visitors import forget_cached_salts
 
     app.extensions["analytics"].events.clear()
     forget_cached_salts()
+    forget_remembered_consents()
     yield
     app.extensions["analytics"].events.clear()
     forget_cached_salts()
+    forget_remembered_consents()
 
 
 @pytest.fixture

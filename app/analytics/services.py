@@ -12,9 +12,9 @@ the day's salt and the request's consent answer are known.
 signed-in, active account; the request carries no ``DNT: 1`` / ``Sec-GPC: 1``, is not made
 while someone else acts as the account (impersonation) and is not an API token request
 (the browser's signals are noted on ``g`` by app.analytics.hooks before the view runs); and the account's subject
-has consented to ``analytics`` (app.consent; the answer is kept in the shared cache for a
-minute and forgotten when the consent changes: :func:`consents`). The whole answer is
-remembered for the request.
+has consented to ``analytics`` (app.consent; the answer is remembered in the process and
+asked again after any consent change: :func:`consents`). The whole answer is remembered for
+the request.
 Anonymous visitors are never recorded.
 """
 
@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from flask import current_app, g, has_request_context
 from flask_login import current_user
 
+from app import caching
 from app.analytics import catalogue
 from app.analytics.buffer import EventBuffer
 from app.analytics.catalogue import InvalidEvent
 from app.analytics.models import MAX_PATH
 from app.analytics.visitors import local_day, visitor_id
 from app.consent import services as consent
-from app.extensions import cache
 from app.settings import services as settings
 from app.users import impersonation_guard
 from app.users.models import User
@@ -44,6 +44,9 @@ __all__ = ["InvalidEvent", "buffer", "may_record", "record", "refuse_request"]
 log = logging.getLogger(__name__)
 EXTENSION = "analytics"
 CONSENT_CACHE_SECONDS = 60
+CONSENT_GENERATION = "analytics-consent"
+MAX_REMEMBERED = 10_000
+_answers: dict[tuple[str, int], tuple[str, bool, float]] = {}  # subject -> (generation, answer, when)
 _REFUSED = "analytics_refused"  # g: why this request may not be recorded (None: it may)
 _ALLOWED = "analytics_allowed"  # g: user id -> the answer of may_record
 
@@ -80,36 +83,41 @@ def may_record(user: User | None) -> bool:
     return cache[user.id]
 
 
-def _consent_key(subject: tuple[str, int]) -> str:
-    return f"analytics:consent:{subject[0]}:{int(subject[1])}"
-
-
 def consents(subject: tuple[str, int]) -> bool:
-    """Whether ``subject``'s consent to analytics counts: app.consent's answer, kept in the shared
-    cache for CONSENT_CACHE_SECONDS so a page view costs no query (a Redis read in production).
+    """Whether ``subject``'s consent to analytics counts: app.consent's answer, remembered in this
+    process so that a page view costs no query.
 
-    A change of the subject's consent forgets it at once (:func:`forget_consent`, subscribed to
-    ``events.consent_changed``); a newly published material notice takes effect within the TTL.
+    A remembered answer holds while the shared generation ``analytics-consent`` (app.caching; one
+    key for everyone, a Redis read in production) is unchanged and for CONSENT_CACHE_SECONDS at
+    most. Every consent change bumps the generation (:func:`forget_consent`), so a withdrawal
+    counts from the next request on in every worker; a newly published material notice counts
+    within CONSENT_CACHE_SECONDS. The shared cache holds nothing per person.
     """
-    key = _consent_key(subject)
+    key = (subject[0], int(subject[1]))
     try:
-        cached = cache.get(key)
-    except Exception:  # a cache outage: ask the consent store
-        cached = None
-    if cached is not None:
-        return cached == 1
+        current = caching.generation(CONSENT_GENERATION)
+    except Exception:  # a cache outage: ask the consent store every time
+        return consent.allows(subject, "analytics")
+    now = time.monotonic()
+    remembered = _answers.get(key)
+    if remembered is not None and remembered[0] == current and now - remembered[2] < CONSENT_CACHE_SECONDS:
+        return remembered[1]
     allowed = consent.allows(subject, "analytics")
-    try:
-        cache.set(key, 1 if allowed else 0, timeout=CONSENT_CACHE_SECONDS)
-    except Exception:
-        log.warning("analytics: consent answer not cached", exc_info=True)
+    if len(_answers) >= MAX_REMEMBERED:
+        _answers.clear()
+    _answers[key] = (current, allowed, now)
     return allowed
 
 
-def forget_consent(_app, *, subject_kind: str, subject_id: int, purpose: str, **_payload) -> None:
-    """Subscriber of ``events.consent_changed``: the next request asks the consent store again."""
+def forget_remembered_consents() -> None:
+    """Drop this process's remembered answers (tests, whose rollbacks reuse ids)."""
+    _answers.clear()
+
+
+def forget_consent(_app, *, purpose: str, **_payload) -> None:
+    """Subscriber of ``events.consent_changed``: every process asks the consent store again."""
     if purpose == "analytics":
-        cache.delete(_consent_key((subject_kind, subject_id)))
+        caching.bump(CONSENT_GENERATION)
 
 
 def _path(path: str | None) -> str | None:
