@@ -137,7 +137,6 @@ def record(name: str, *, user: User | None = None, path: str | None = None,
     checked against the event's declaration. Raises InvalidEvent for an unknown name, an
     undeclared property or a value of the wrong type, whoever the user is.
     """
-    catalogue.event_type(name)
     clean = catalogue.checked(name, properties)
     path = _path(path)
     user = user if user is not None else signed_in_user()
