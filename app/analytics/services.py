@@ -13,8 +13,8 @@ signed-in, active account; the request carries no ``DNT: 1`` / ``Sec-GPC: 1``, i
 while someone else acts as the account (impersonation) and is not an API token request
 (the browser's signals are noted on ``g`` by app.analytics.hooks before the view runs); and the account's subject
 has consented to ``analytics`` (app.consent; the answer is remembered in the process and
-asked again after any consent change: :func:`consents`). The whole answer is remembered for
-the request.
+asked again after any consent change, within a second in every process: :func:`consents`).
+The whole answer is remembered for the request.
 Anonymous visitors are never recorded.
 """
 
@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 EXTENSION = "analytics"
 CONSENT_CACHE_SECONDS = 60
 CONSENT_GENERATION = "analytics-consent"
+GENERATION_CHECK_SECONDS = 1.0
 MAX_REMEMBERED = 10_000
+_read_generation: list = []  # [generation, when read] in this process
 _answers: dict[tuple[str, int], tuple[str, bool, float]] = {}  # subject -> (generation, answer, when)
 _REFUSED = "analytics_refused"  # g: why this request may not be recorded (None: it may)
 _ALLOWED = "analytics_allowed"  # g: user id -> the answer of may_record
@@ -85,20 +87,21 @@ def may_record(user: User | None) -> bool:
 
 def consents(subject: tuple[str, int]) -> bool:
     """Whether ``subject``'s consent to analytics counts: app.consent's answer, remembered in this
-    process so that a page view costs no query.
+    process so that a page view costs no query and, mostly, no round trip.
 
     A remembered answer holds while the shared generation ``analytics-consent`` (app.caching; one
-    key for everyone, a Redis read in production) is unchanged and for CONSENT_CACHE_SECONDS at
-    most. Every consent change bumps the generation (:func:`forget_consent`), so a withdrawal
-    counts from the next request on in every worker; a newly published material notice counts
-    within CONSENT_CACHE_SECONDS. The shared cache holds nothing per person.
+    key for everyone, in Redis in production) is unchanged, and for CONSENT_CACHE_SECONDS at most.
+    Every consent change bumps the generation (:func:`forget_consent`); each process reads it at
+    most every GENERATION_CHECK_SECONDS. So a withdrawal counts from the next request on in the
+    process that recorded it and within a second in every other one; a newly published material
+    notice counts within CONSENT_CACHE_SECONDS. The shared cache holds nothing per person.
     """
     key = (subject[0], int(subject[1]))
+    now = time.monotonic()
     try:
-        current = caching.generation(CONSENT_GENERATION)
+        current = _generation(now)
     except Exception:  # a cache outage: ask the consent store every time
         return consent.allows(subject, "analytics")
-    now = time.monotonic()
     remembered = _answers.get(key)
     if remembered is not None and remembered[0] == current and now - remembered[2] < CONSENT_CACHE_SECONDS:
         return remembered[1]
@@ -109,15 +112,26 @@ def consents(subject: tuple[str, int]) -> bool:
     return allowed
 
 
+def _generation(now: float) -> str:
+    """The consent generation, read from the shared cache at most every GENERATION_CHECK_SECONDS."""
+    if _read_generation and now - _read_generation[1] < GENERATION_CHECK_SECONDS:
+        return _read_generation[0]
+    value = caching.generation(CONSENT_GENERATION)
+    _read_generation[:] = [value, now]
+    return value
+
+
 def forget_remembered_consents() -> None:
-    """Drop this process's remembered answers (tests, whose rollbacks reuse ids)."""
+    """Drop this process's remembered answers and generation (tests, whose rollbacks reuse ids)."""
     _answers.clear()
+    _read_generation.clear()
 
 
 def forget_consent(_app, *, purpose: str, **_payload) -> None:
     """Subscriber of ``events.consent_changed``: every process asks the consent store again."""
     if purpose == "analytics":
         caching.bump(CONSENT_GENERATION)
+        _read_generation.clear()
 
 
 def _path(path: str | None) -> str | None:
