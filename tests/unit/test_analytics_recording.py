@@ -10,6 +10,7 @@ from flask_login import login_user
 from app.analytics import catalogue
 from app.analytics import services as analytics
 from app.analytics.visitors import local_day, visitor_id
+from app.consent import services as consent
 from app.database import utcnow
 from app.settings import services as settings
 from app.users.models import Role
@@ -126,3 +127,17 @@ def test_the_visitor_hash_of_one_account_changes_every_day(app, db, make_user):
     assert visitor_id(user.id, today) == visitor_id(user.id, today)  # stable within the day
     assert visitor_id(user.id, today) != visitor_id(user.id, yesterday)
     assert visitor_id(user.id, today) != visitor_id(other.id, today)
+
+
+def test_a_consent_change_made_in_another_process_counts_within_a_second(app, db, consenting, monkeypatch):
+    from app import caching
+
+    user = consenting()
+    subject = consent.subject_of_user(user)
+    assert analytics.consents(subject)
+    choose(user, False)
+    db.session.flush()  # not committed: this process hears nothing; the other one bumps the generation
+    caching.bump(analytics.CONSENT_GENERATION)
+    assert analytics.consents(subject)  # this process read the generation less than a second ago
+    monkeypatch.setattr(analytics, "GENERATION_CHECK_SECONDS", 0)
+    assert not analytics.consents(subject)
