@@ -32,7 +32,9 @@ analytics_cli = AppGroup("analytics", help="Ingest buffered analytics events, ro
 @analytics_cli.command("ingest")
 @click.option("--once", is_flag=True, help="Write what is waiting, then stop (tests, cron).")
 @click.option("--consumer", default=None, help="This ingester's name in the consumer group (default: host-pid).")
-def ingest_command(once: bool, consumer: str | None) -> None:
+@click.option("--entries", type=click.IntRange(1, 10_000), default=ingest.READ_COUNT, show_default=True,
+              help="Stream entries (of up to 500 events) per read and transaction.")
+def ingest_command(once: bool, consumer: str | None, entries: int) -> None:
     """Write the events waiting in the Redis stream to the database (COPY), until stopped."""
     url = current_app.config.get("REDIS_URL")
     if not url:
@@ -44,7 +46,8 @@ def ingest_command(once: bool, consumer: str | None) -> None:
     total = 0
     while True:
         try:
-            written = ingest.ingest_once(db.session, client, stream, consumer, block_ms=None if once else 1000)
+            written = ingest.ingest_once(db.session, client, stream, consumer, block_ms=None if once else 1000,
+                                         count=entries)
         except (redis.RedisError, OSError) as exc:
             if once:
                 raise

@@ -76,16 +76,16 @@ def ensure_group(redis, stream: str) -> None:
             raise
 
 
-def _read(redis, stream: str, consumer: str, block_ms: int | None) -> list[tuple[str, dict]]:
+def _read(redis, stream: str, consumer: str, block_ms: int | None, count: int) -> list[tuple[str, dict]]:
     """Entries to work on: this consumer's own pending ones first, then ones idle elsewhere, then new ones."""
-    own = redis.xreadgroup(GROUP, consumer, {stream: "0"}, count=READ_COUNT)
+    own = redis.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
     entries = own[0][1] if own else []
     if not entries:
         claimed = redis.xautoclaim(stream, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0",
-                                   count=READ_COUNT)
+                                   count=count)
         entries = [e for e in claimed[1] if e[1]] if claimed else []
     if not entries:
-        new = redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=READ_COUNT, block=block_ms)
+        new = redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
         entries = new[0][1] if new else []
     return [(_text(entry_id), fields or {}) for entry_id, fields in entries]
 
@@ -94,12 +94,14 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def ingest_once(session: Session, redis, stream: str, consumer: str, *, block_ms: int | None = None) -> int:
-    """Write one read's worth of stream entries (see the module docstring); returns the events written.
+def ingest_once(session: Session, redis, stream: str, consumer: str, *, block_ms: int | None = None,
+                count: int = READ_COUNT) -> int:
+    """Write one read's worth (``count`` entries) of stream entries (see the module docstring); returns
+    the events written.
 
     Commits ``session``. Raises what the database or Redis raise (nothing is acknowledged then).
     """
-    entries = _read(redis, stream, consumer, block_ms)
+    entries = _read(redis, stream, consumer, block_ms, count)
     if not entries:
         return 0
     ids = [entry_id for entry_id, _fields in entries]

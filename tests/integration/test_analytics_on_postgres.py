@@ -124,11 +124,12 @@ def test_a_killed_ingester_process_loses_nothing(redis_url, tmp_path):
         env = {**seeded["env"], "ANALYTICS_STREAM": name}
         sink = StreamSink(redis_url, name)
         total = 0
-        for _ in range(1000):  # 1000 entries of 100 events: five reads of ingest.READ_COUNT entries
+        for _ in range(400):  # 400 entries of 100 events, written 4 entries (one transaction) at a time
             sink.write(events(100))
             total += 100
         url = seeded["database_url"].replace("postgresql+psycopg2://", "postgresql://")
-        command = [sys.executable, "-m", "flask", "--app", "wsgi", "analytics", "ingest", "--consumer", "k1"]
+        command = [sys.executable, "-m", "flask", "--app", "wsgi", "analytics", "ingest", "--consumer", "k1",
+                   "--entries", "4"]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 60
