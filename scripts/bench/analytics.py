@@ -26,6 +26,8 @@ import fcntl
 import logging
 import os
 import secrets
+import signal
+import sys
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -257,6 +259,7 @@ def recorded_page_views(app) -> int:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` and kill: drop the database still
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=3)
