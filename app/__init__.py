@@ -104,6 +104,7 @@ def configure_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import (
+        analytics,
         api,
         audit,
         auth,
@@ -122,13 +123,14 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.health import bp as health_bp
 
     for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, consent,
-                    api, search):
+                    analytics, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
 
 
 def register_cli(app: Flask) -> None:
+    from app.analytics.cli import analytics_cli
     from app.audit.cli import audit_cli
     from app.backups.cli import backup_cli
     from app.jobs.cli import jobs_cli
@@ -142,10 +144,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(analytics_cli)
 
 
 def _import_models() -> None:
     """Import every model module so that the metadata (and Alembic) sees all tables."""
+    from app.analytics import models as _analytics  # noqa: F401
     from app.api import models as _api  # noqa: F401
     from app.audit import models as _audit  # noqa: F401
     from app.auth import models as _auth  # noqa: F401

@@ -176,6 +176,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         # Background jobs: RQ on Redis when it is configured, else a thread in this process.
         "JOBS_BACKEND": jobs_backend,
         "JOBS_QUEUE": env.get("JOBS_QUEUE", "saintara").strip() or "saintara",
+        "ANALYTICS_STREAM": env.get("ANALYTICS_STREAM", "").strip() or "saintara:analytics:events",  # ANALYTICS.md
         **_backup_settings(env, instance_path, backup_keys),
         **_observability_settings(env, app_env),
         # Links in e-mails (invitations, password resets) and the WebAuthn origin. Set it in

@@ -29,11 +29,16 @@ _signals = Namespace()
 # Every payload is keyword arguments of plain values (ids, statuses, counts), never rows:
 # the session that loaded a row may be gone when the subscribers run.
 institution_changed = _signals.signal("institution-changed")  # institution_id
-transaction_decided = _signals.signal("transaction-decided")  # transaction_id, institution_id, status
-approval_decided = _signals.signal("approval-decided")  # approval_id, institution_id, status
-customers_imported = _signals.signal("customers-imported")  # count, institution_ids
+transaction_decided = _signals.signal("transaction-decided")  # transaction_id, institution_id, status, actor_id
+approval_decided = _signals.signal("approval-decided")  # approval_id, institution_id, status, actor_id
+customers_imported = _signals.signal("customers-imported")  # count, institution_ids, actor_id
 demo_data_loaded = _signals.signal("demo-data-loaded")  # institutions, customers, transactions, approvals
 person_erased = _signals.signal("person-erased")  # subject_id, kind
+invitation_sent = _signals.signal("invitation-sent")  # user_id (the invited account), role, actor_id
+invitation_accepted = _signals.signal("invitation-accepted")  # user_id
+second_factor_added = _signals.signal("second-factor-added")  # user_id, method ("totp" or "passkey")
+backup_restored = _signals.signal("backup-restored")  # backup_id, actor_id
+consent_changed = _signals.signal("consent-changed")  # subject_kind, subject_id, purpose, granted
 
 
 def subscribe(app: Flask, signal: Signal, receiver: Callable[..., object]) -> None:

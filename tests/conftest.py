@@ -130,6 +130,36 @@ def _fresh_stores(app):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_analytics(app):
+    """Each test starts with an empty analytics buffer, no remembered salts or consent answers
+    (rows roll back, ids repeat)."""
+    from app.analytics.services import forget_remembered_consents
+    from app.analytics.visitors import forget_cached_salts
+
+    app.extensions["analytics"].events.clear()
+    forget_cached_salts()
+    forget_remembered_consents()
+    yield
+    app.extensions["analytics"].events.clear()
+    forget_cached_salts()
+    forget_remembered_consents()
+
+
+@pytest.fixture
+def consenting(db, make_user):
+    """``consenting(role=Role.ADMIN)``: a new account that agreed to usage analytics."""
+    from tests.unit.analytics_support import choose
+
+    def factory(role: Role = Role.ADMIN) -> User:
+        user = make_user(role)
+        choose(user, True)
+        db.session.commit()
+        return user
+
+    return factory
+
+
 @pytest.fixture
 def client(app, db):
     return app.test_client()

@@ -83,6 +83,7 @@ class AuditAction(enum.StrEnum):
     PRIVACY_LEDGER_REAPPLY = "PRIVACY_LEDGER_REAPPLY"
     PRIVACY_HOLD = "PRIVACY_HOLD"
     PRIVACY_RETENTION = "PRIVACY_RETENTION"
+    ANALYTICS_PURGE = "ANALYTICS_PURGE"  # app.analytics.rollup: raw events, rollups and salts past retention
     # Consent (app.consent): notices published, consent given and withdrawn
     CONSENT_NOTICE_PUBLISH = "CONSENT_NOTICE_PUBLISH"
     CONSENT_GRANT = "CONSENT_GRANT"

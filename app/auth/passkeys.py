@@ -25,6 +25,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.auth.backup_codes import generate_backup_codes
@@ -122,6 +123,7 @@ def register(actor: Actor, user: User, rp: RelyingParty, credential: str | dict,
     db.session.flush()
     audit.log(actor, AuditAction.PASSKEY_REGISTER, resource=user, description=f"Passkey {name!r} registered",
               changes={"security_keys": {"added": name}})
+    events.announce(events.second_factor_added, user_id=user.id, method="passkey")
     codes = generate_backup_codes(actor, user) if backup_codes_left(user) == 0 else None
     return passkey, codes
 

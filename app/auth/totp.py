@@ -18,6 +18,7 @@ import segno
 from markupsafe import Markup
 from sqlalchemy import delete, or_, update
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.auth import two_factor
@@ -184,6 +185,7 @@ def confirm_totp_enrolment(actor: Actor, user: User, pending: PendingSecret | No
     two_factor.clear_failures(user)
     audit.log(actor, AuditAction.TWO_FACTOR_ENABLE, resource=user, description="Authenticator app set up",
               changes={"authenticator_app": {"before": False, "after": True}})
+    events.announce(events.second_factor_added, user_id=user.id, method="totp")
     return generate_backup_codes(actor, user) if backup_codes_left(user) == 0 else None
 
 

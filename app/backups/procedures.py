@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.backups import catalogue, ids, services
@@ -312,3 +313,5 @@ def _after_restore(actor: Actor, backup_id: str, *, description: str, changes: d
         audit.log(actor, AuditAction.SYSTEM_RESTORE, resource_type="backup", resource_id=backup_id,
                   resource_repr=f"Backup {backup_id}", description=description, changes=changes,
                   result=AuditResult.FAILURE if failed else AuditResult.SUCCESS)
+        if not failed:
+            events.announce(events.backup_restored, backup_id=backup_id, actor_id=actor.user_id)

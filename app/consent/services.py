@@ -25,6 +25,7 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.consent.models import MAX_EVIDENCE, ConsentEvent, ConsentNotice, ConsentSource
@@ -241,6 +242,9 @@ def record(actor: Actor, subject: tuple[str, int], purpose: str, *, granted: boo
               description=f"{verb} consent to {purpose} under notice version {notice.version} "
                           f"({source.value}{'; evidence recorded' if evidence else ''})",
               changes={f"consent.{purpose}": {"before": before, "after": after}})
+    if after != before:
+        events.announce(events.consent_changed, subject_kind=subject.kind, subject_id=subject.id, purpose=purpose,
+                        granted=after)
     return row
 
 

@@ -73,7 +73,8 @@ PURPOSES: tuple[Purpose, ...] = (
     Purpose("privacy_compliance", _l("Privacy compliance"), LegalBasis.LEGAL_OBLIGATION,
             _l("Handling data-subject requests and keeping proof of consent.")),
     Purpose("analytics", _l("Usage analytics"), LegalBasis.CONSENT,
-            _l("First-party, pseudonymous statistics of how the portal is used.")),
+            _l("First-party, pseudonymous statistics of how the portal is used: page views and named actions "
+               "of people who consented, never sent to anyone else.")),
     Purpose("notifications", _l("Notifications"), LegalBasis.CONSENT,
             _l("Optional notices about activity in the portal, by e-mail or push.")),
 )
@@ -97,6 +98,12 @@ CATEGORIES: tuple[Category, ...] = (
     Category("privacy_records", _l("Privacy records"), _l("Data-subject requests, consents given and withdrawn."),
              ("privacy_requests", "consents"), ("privacy_compliance",),
              "retention_privacy_records_days", 5 * 365, False, _l("Supervisory authorities on request.")),
+    Category("usage_analytics", _l("Usage analytics (pseudonymous)"),
+             _l("Page (its route, never the address), named action, role, time, and a visitor id that is a keyed "
+                "hash changing every day: no name, e-mail, IP address or browser. Daily counts are kept longer."),
+             ("analytics_events", "analytics_daily"), ("analytics",),
+             "analytics_raw_days", 90, False,
+             _l("None: first-party only, no third party receives it.")),
 )
 
 

@@ -90,13 +90,18 @@ API_PER_TOKEN = RequestLimit(
     "api-per-token", "600 per minute", Per.TOKEN, ("api.*",),
     applies_to=_l("The JSON API (/api/v1)"),
     purpose=_l("Requests made with one API token (requests without a token count per address)."))
+ANALYTICS_BEACONS = RequestLimit(
+    "analytics-per-user", "120 per minute", Per.USER, ("analytics.collect",), methods=("POST",),
+    applies_to=_l("Usage analytics sent by the portal's own script"),
+    purpose=_l("Clicks on a page are counted for people who consented; far more than anyone clicks by hand."))
 PAGES_PER_USER = RequestLimit(
     "pages-per-user", "300 per minute", Per.USER, ("*",),
     applies_to=_l("Every other page, for signed-in users"),
     purpose=_l("A ceiling no person reaches by hand; it stops a runaway script using someone's session."))
 
 REQUEST_LIMITS: tuple[RequestLimit, ...] = (
-    SIGN_IN_POSTS, TWO_FACTOR_POSTS, PASSWORD_LINK_POSTS, CSV_EXPORTS, API_PER_TOKEN, PAGES_PER_USER)
+    SIGN_IN_POSTS, TWO_FACTOR_POSTS, PASSWORD_LINK_POSTS, CSV_EXPORTS, API_PER_TOKEN, ANALYTICS_BEACONS,
+    PAGES_PER_USER)
 
 # Endpoints that no request limit counts: probes, static files and the metrics scrape.
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "metrics.scrape"})

@@ -45,7 +45,7 @@ ROLE_CHOICES = (
 )
 
 SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
-PRIVACY = _l("Privacy")
+PRIVACY, ANALYTICS = _l("Privacy"), _l("Usage analytics")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin", "privacy_officer"),
@@ -120,6 +120,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("privacy_export_keep_hours", Kind.INTEGER, 24, _l("Keep access exports (hours)"),
             _l("A person's data exported for an access request can be downloaded this long after it is ready; "
                "then the file is deleted."), PRIVACY, minimum=1, maximum=14 * 24),
+    # First-party analytics (app/analytics; docs/ANALYTICS.md)
+    Setting("analytics_enabled", Kind.BOOLEAN, True, _l("Record usage analytics"),
+            _l("Page views and named actions of people who consented to usage analytics, pseudonymous and "
+               "first-party. Off: nothing is recorded, whatever people chose."), ANALYTICS),
+    Setting("analytics_raw_days", Kind.INTEGER, 90, _l("Keep raw analytics events (days)"),
+            _l("Single pseudonymous events older than this are deleted by 'flask analytics purge'; the daily "
+               "counts stay."), ANALYTICS, minimum=1, maximum=3650),
+    Setting("analytics_rollup_days", Kind.INTEGER, 730, _l("Keep daily analytics counts (days)"),
+            _l("Daily counts of events and visitors per page and role older than this are deleted."),
+            ANALYTICS, minimum=1, maximum=36500),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from app import mail
+from app import events, mail
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.database import utcnow
@@ -89,6 +89,7 @@ def invite_user(actor: Actor, *, email: str, display_name: str, role: Role,
     token = _issue(actor, user, TokenPurpose.INVITATION)
     _invitation_mail(user, actor.name, link_for(token))
     audit.log(actor, AuditAction.INVITATION_SEND, resource=user, description=f"Invitation sent to {user.email}")
+    events.announce(events.invitation_sent, user_id=user.id, role=user.role, actor_id=actor.user_id)
     return user
 
 
@@ -185,6 +186,7 @@ def use_link(actor: Actor, token: str, purpose: TokenPurpose, new_password: str)
     if purpose is TokenPurpose.INVITATION:
         audit.log(actor, AuditAction.INVITATION_ACCEPT, resource=user,
                   description=f"{user.email} accepted the invitation and set a password")
+        events.announce(events.invitation_accepted, user_id=user.id)
     else:
         audit.log(actor, AuditAction.PASSWORD_RESET, resource=user,
                   description=f"Password reset through an e-mailed link; {ended} session(s) ended",

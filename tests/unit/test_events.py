@@ -65,10 +65,11 @@ def test_a_decision_announces_what_was_decided(db, listen, make_transaction, mak
     listen(events.transaction_decided, _record_transaction)
     tx = make_transaction()
     db.session.commit()
-    decisions.decide_transaction(Actor.for_user(make_user(Role.SUPERADMIN)), tx.id, approve=True)
+    decider = make_user(Role.SUPERADMIN)
+    decisions.decide_transaction(Actor.for_user(decider), tx.id, approve=True)
     db.session.commit()
     assert received == [("transaction_decided", {"transaction_id": tx.id, "institution_id": tx.institution_id,
-                                                 "status": "approved"})]
+                                                 "status": "approved", "actor_id": decider.id})]
 
 
 def test_a_failing_subscriber_is_logged_and_the_others_still_run(db, listen, caplog):

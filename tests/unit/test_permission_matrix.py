@@ -189,6 +189,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "privacy.export_new": PRIVACY,
     "privacy.export_status": {**PRIVACY, "superadmin": MISSING, "privacy_officer": MISSING},
     "privacy.export_download": PRIVACY,
+    # analytics: the first-party script's beacons (signed in; the probe has no same-origin header: 403)
+    "analytics.collect": {**dict.fromkeys(ROLES, FORBIDDEN), "anonymous": LOGIN},
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,

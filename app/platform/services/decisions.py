@@ -94,10 +94,10 @@ def _decide(actor: Actor, row, *, approve: bool, reason: str | None, reason_fiel
               changes=audit.diff(before, audit.snapshot(row, fields)))
     if isinstance(row, Transaction):
         events.announce(events.transaction_decided, transaction_id=row.id, institution_id=row.institution_id,
-                        status=row.status)
+                        status=row.status, actor_id=actor.user_id)
     else:
         events.announce(events.approval_decided, approval_id=row.id, institution_id=row.institution_id,
-                        status=row.status)
+                        status=row.status, actor_id=actor.user_id)
 
 
 def decide_transaction(actor: Actor, transaction_id: int, *, approve: bool, reason: str | None = None,

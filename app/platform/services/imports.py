@@ -146,7 +146,7 @@ def run(actor: Actor, staged: CustomerImport, *, expected_sha256: str) -> int:
                        "file": {"name": staged.filename, "sha256": staged.file_sha256, "bytes": staged.size_bytes,
                                 "lines": staged.row_count},
                        "by_institution": {codes[i]: n for i, n in sorted(counts.items())}})
-    events.announce(events.customers_imported, count=count, institution_ids=sorted(counts))
+    events.announce(events.customers_imported, count=count, institution_ids=sorted(counts), actor_id=actor.user_id)
     return count
 
 

@@ -1,0 +1,88 @@
+"""``flask analytics``: the stream ingester, the daily rollup and the retention purge.
+
+    flask --app wsgi analytics ingest                 # a service beside the RQ worker (with Redis)
+    10 0 * * * ... flask --app wsgi analytics rollup  # yesterday and today
+    20 0 * * * ... flask --app wsgi analytics purge
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+import click
+import redis
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.analytics import ingest, rollup
+from app.analytics.visitors import local_day
+from app.database import transaction, utcnow
+from app.extensions import db
+from app.inputs import InvalidInput, day
+from app.security.actor import Actor
+
+log = logging.getLogger(__name__)
+analytics_cli = AppGroup("analytics", help="Ingest buffered analytics events, roll them up by day, purge old ones.")
+
+
+@analytics_cli.command("ingest")
+@click.option("--once", is_flag=True, help="Write what is waiting, then stop (tests, cron).")
+@click.option("--consumer", default=None, help="This ingester's name in the consumer group (default: host-pid).")
+@click.option("--entries", type=click.IntRange(1, 10_000), default=ingest.READ_COUNT, show_default=True,
+              help="Stream entries (of up to 500 events) per read and transaction.")
+def ingest_command(once: bool, consumer: str | None, entries: int) -> None:
+    """Write the events waiting in the Redis stream to the database (COPY), until stopped."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("REDIS_URL is not set: without Redis, events are written by each process itself")
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    stream = current_app.config["ANALYTICS_STREAM"]
+    consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    ingest.ensure_group(client, stream)
+    total = 0
+    while True:
+        try:
+            written = ingest.ingest_once(db.session, client, stream, consumer, block_ms=None if once else 1000,
+                                         count=entries)
+        except (redis.RedisError, OSError) as exc:
+            if once:
+                raise
+            log.warning("analytics ingest: %s; trying again in 2 s", exc)
+            db.session.remove()
+            time.sleep(2)
+            continue
+        total += written
+        if once and not written and not ingest.pending(client, stream, consumer):
+            break
+    click.echo(f"{total} events written")
+
+
+@analytics_cli.command("rollup")
+@click.option("--day", "day_text", default=None, help="One local day (YYYY-MM-DD); default: yesterday and today.")
+def rollup_command(day_text: str | None) -> None:
+    """Count each day's events and visitors per name, page and role into analytics_daily (idempotent)."""
+    try:
+        chosen = day(day_text)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc.message), param_hint="--day") from None
+    today = local_day(utcnow())
+    for one in [chosen] if chosen else [today - timedelta(days=1), today]:
+        try:
+            with transaction():
+                rows = rollup.rollup_day(one, today=today)
+        except rollup.RollupRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{one}: {rows} rows")
+
+
+@analytics_cli.command("purge")
+def purge_command() -> None:
+    """Delete raw events and rollups past their retention settings and the salts of past days (audited)."""
+    with transaction():
+        run = rollup.purge(Actor.system("cron"))
+    click.echo(f"deleted {run.events} raw events (before {run.raw_before}), {run.rollups} daily rows "
+               f"(before {run.rollups_before}), {run.salts} salts")

@@ -1,0 +1,80 @@
+"""Analytics tables: raw events, their daily rollup, the daily salts and the ingested stream entries.
+
+Nothing here names a person. ``visitor`` is a keyed hash of the account id under the salt of
+the event's local day (app.analytics.visitors); the salt is deleted once its day is over,
+after which nobody (the operator included) can tell whose events they were or link one
+day's visitor to another day's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, Index, Integer, LargeBinary, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+_Properties = JSON().with_variant(JSONB(), "postgresql")
+VISITOR_BYTES = 16
+MAX_PATH = 200
+
+
+class AnalyticsEvent(db.Model):
+    """One raw event: when, which local day, what (a declared name), on which route template,
+    by which role, by which pseudonymous visitor of that day, with declared properties."""
+
+    __tablename__ = "analytics_events"
+    # Events arrive in time order, so a BRIN index (a few pages for millions of rows) serves
+    # every time-range scan on PostgreSQL; SQLite builds ordinary indexes from the same declaration.
+    __table_args__ = (
+        Index("ix_analytics_events_occurred_at", "occurred_at", postgresql_using="brin"),
+        Index("ix_analytics_events_day", "day", postgresql_using="brin"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[date] = mapped_column(Date)  # the local day in DISPLAY_TIMEZONE
+    name: Mapped[str] = mapped_column(String(40))
+    path: Mapped[str | None] = mapped_column(String(MAX_PATH))  # a route template, never a URL
+    role: Mapped[str | None] = mapped_column(String(32))
+    visitor: Mapped[bytes] = mapped_column(LargeBinary(VISITOR_BYTES))
+    properties: Mapped[dict | None] = mapped_column(_Properties)
+
+
+class AnalyticsDaily(db.Model):
+    """Events and distinct visitors per local day, event name, route template and role.
+
+    ``path`` and ``role`` are '' where the events had none (they are part of the key).
+    """
+
+    __tablename__ = "analytics_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    path: Mapped[str] = mapped_column(String(MAX_PATH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    visitors: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsSalt(db.Model):
+    """The random salt of one local day, shared by every worker; deleted when the day is over."""
+
+    __tablename__ = "analytics_salts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AnalyticsIngestedEntry(db.Model):
+    """A Redis stream entry whose events were written: written with them, in one transaction,
+    so an entry delivered again (an ingester killed before it acknowledged) is skipped."""
+
+    __tablename__ = "analytics_ingested_entries"
+
+    entry_id: Mapped[str] = mapped_column(String(41), primary_key=True)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
