@@ -73,6 +73,16 @@ def load_average() -> float:
         return float(handle.read().split()[0])
 
 
+def cpu_pressure() -> float | None:
+    """The share of the last 10 s in which some runnable task waited for a CPU (PSI), in percent:
+    what the 1-minute load average says too late."""
+    try:
+        with open("/proc/pressure/cpu") as handle:
+            return float(handle.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @contextmanager
 def timing_lock():
     """Only one benchmark times at once (generating data may overlap)."""
@@ -110,7 +120,7 @@ def export_ours(app, folder: Path, n: int, profile: Path | None = None) -> dict:
     with app.app_context():
         actor = bench_actor()
         pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
-        load = load_average()
+        load, pressure = load_average(), cpu_pressure()
         started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu(pid)
         if profiler:
             profiler.enable()
@@ -121,7 +131,7 @@ def export_ours(app, folder: Path, n: int, profile: Path | None = None) -> dict:
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile))
-    return {"wall": wall, "cpu": cpu, "db_cpu": db_cpu, "load": load, "path": str(path),
+    return {"wall": wall, "cpu": cpu, "db_cpu": db_cpu, "load": load, "pressure": pressure, "path": str(path),
             "counts": result["counts"], "bytes": result["bytes"]}
 
 
@@ -129,12 +139,12 @@ def export_naive(app, folder: Path, n: int) -> dict:
     path = folder / f"naive-{n}.zip"
     with app.app_context():
         pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
-        load = load_average()
+        load, pressure = load_average(), cpu_pressure()
         started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu(pid)
         NaiveExport(SUBJECT).write(path)
         wall, cpu, db_cpu = time.perf_counter() - started, time.process_time() - cpu, backend_cpu(pid) - db_cpu
         db.session.rollback()
-    return {"wall": wall, "cpu": cpu, "db_cpu": db_cpu, "load": load, "path": str(path)}
+    return {"wall": wall, "cpu": cpu, "db_cpu": db_cpu, "load": load, "pressure": pressure, "path": str(path)}
 
 
 def same_records(ours: str, naive: str) -> dict[str, int]:
@@ -151,6 +161,13 @@ def same_records(ours: str, naive: str) -> dict[str, int]:
     return counts
 
 
+def _summaries(runs: list[dict]) -> dict:
+    found = {k: summary([r[k] for r in runs]) for k in ("wall", "cpu", "db_cpu", "load")}
+    pressures = [r["pressure"] for r in runs if r["pressure"] is not None]
+    found["pressure"] = summary(pressures) if pressures else None
+    return found
+
+
 def measure_export(app, runs: int, naive_runs: int, profile: Path | None = None) -> dict:
     with app.app_context():
         entries = db.session.execute(text("SELECT count(*) FROM audit_logs")).scalar()
@@ -164,12 +181,12 @@ def measure_export(app, runs: int, naive_runs: int, profile: Path | None = None)
                 ours.append(export_ours(app, folder, n))
                 r = ours[-1]
                 log(f"  ours #{n}: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU, PostgreSQL {r['db_cpu']:.2f} s CPU, "
-                    f"load {r['load']:.2f}")
+                    f"load {r['load']:.2f}, CPU pressure {r['pressure']}%")
             for n in range(1, naive_runs + 1):
                 naive.append(export_naive(app, folder, n))
                 r = naive[-1]
                 log(f"  naive #{n}: {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU, PostgreSQL {r['db_cpu']:.1f} s CPU, "
-                    f"load {r['load']:.2f}")
+                    f"load {r['load']:.2f}, CPU pressure {r['pressure']}%")
         if profile:
             export_ours(app, folder, runs + 1, profile)
             log(f"  profile of one more run in {profile}")
@@ -180,9 +197,7 @@ def measure_export(app, runs: int, naive_runs: int, profile: Path | None = None)
         manifest = json.loads(zipfile.ZipFile(last["path"]).read("manifest.json"))
         return {"log_entries": entries, "counts": last["counts"], "bytes": last["bytes"],
                 "files_bytes": sum(f["bytes"] for f in manifest["files"]),
-                "ours": {k: summary([r[k] for r in ours]) for k in ("wall", "cpu", "db_cpu", "load")},
-                "naive": {k: summary([r[k] for r in naive]) for k in ("wall", "cpu", "db_cpu", "load")}
-                if naive else None}
+                "ours": _summaries(ours), "naive": _summaries(naive) if naive else None}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -281,6 +296,17 @@ def _load(s: dict) -> str:
     return f"{s['min']:.1f}–{s['max']:.1f}" if s["min"] != s["max"] else f"{s['min']:.1f}"
 
 
+def _pressure(s: dict | None) -> str:
+    return "–" if not s else f"{s['min']:.0f}–{s['max']:.0f} %" if round(s["min"]) != round(s["max"]) else \
+        f"{s['min']:.0f} %"
+
+
+def _export_row(label: str, r: dict, digits: int = 2) -> str:
+    return (f"| {label} | {r['wall']['median']:.{digits}f} s | {r['wall']['p95']:.{digits}f} s | "
+            f"{r['cpu']['median']:.{digits}f} s | {r['db_cpu']['median']:.{digits}f} s | {_load(r['load'])} | "
+            f"{_pressure(r.get('pressure'))} |")
+
+
 def export_lines(e: dict, again: dict | None) -> list[str]:
     o, n = e["ours"], e["naive"]
     lines = [
@@ -289,21 +315,18 @@ def export_lines(e: dict, again: dict | None) -> list[str]:
         f"({e['files_bytes'] / 1e6:.0f} MB of JSON and CSV, a ZIP of {e['bytes'] / 1e6:.1f} MB): what the background "
         "job runs (`app.privacy.exports.write_export` in one committed transaction), "
         f"{o['wall']['n']} runs after a warm-up, against the naive way ({n['wall']['n'] if n else 0} runs). Both give "
-        "the same records (compared record by record).",
+        "the same records (compared record by record). CPU pressure: the share of the last 10 s in which a runnable "
+        "task waited for a CPU (`/proc/pressure/cpu`).",
         "",
-        "| | wall median | wall p95 | CPU, Python | CPU, PostgreSQL | load (1 min) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-        f"| **ours** | **{o['wall']['median']:.2f} s** | {o['wall']['p95']:.2f} s | {o['cpu']['median']:.2f} s | "
-        f"{o['db_cpu']['median']:.2f} s | {_load(o['load'])} |",
+        "| | wall median | wall p95 | CPU, Python | CPU, PostgreSQL | load (1 min) | CPU pressure |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        _export_row("**ours**", o).replace(f"| {o['wall']['median']:.2f} s |",
+                                           f"| **{o['wall']['median']:.2f} s** |", 1),
     ]
     if n:
-        lines.append(f"| naive | {n['wall']['median']:.1f} s | {n['wall']['p95']:.1f} s | {n['cpu']['median']:.1f} s | "
-                     f"{n['db_cpu']['median']:.1f} s | {_load(n['load'])} |")
+        lines.append(_export_row("naive", n, 1))
     if again:
-        a = again["ours"]
-        lines.append(f"| ours, log of {again['log_entries']:,} | {a['wall']['median']:.2f} s | "
-                     f"{a['wall']['p95']:.2f} s | {a['cpu']['median']:.2f} s | {a['db_cpu']['median']:.2f} s | "
-                     f"{_load(a['load'])} |")
+        lines.append(_export_row(f"ours, log of {again['log_entries']:,}", again["ours"]))
     lines.append("")
     if n:
         lines.append(f"Naive / ours: {n['wall']['median'] / o['wall']['median']:.0f}× (wall), "
