@@ -61,7 +61,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -15,8 +15,9 @@ Keys are cached per database session and forgotten when its transaction ends.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -35,6 +36,7 @@ PREFIX = "s1~"
 SEALED = re.compile(r"^s1~(\d{1,18})~([A-Za-z0-9_-]*)$")
 _CACHE = "personal_data.keys"
 _TAG = 16
+_FROM_URLSAFE = str.maketrans("-_", "+/")  # base64.urlsafe_b64decode's alphabet, without its per-call cost
 MEMO_SIZE = 50_000
 Finder = Callable[[str], list[int]]
 _FINDERS: dict[str, Finder] = {}
@@ -182,6 +184,11 @@ class Opener:
         self._ciphers: dict[int, AESSIV | None] = {}
         self._memo: dict[str, str] = {}  # AES-SIV is deterministic: the same text recurs (an actor's e-mail)
 
+    def load(self, subject_ids: Iterable[int]) -> None:
+        """Unwrap these subjects' keys now, so that revealing their values reads nothing later."""
+        for subject_id in subject_ids:
+            self._cipher(subject_id)
+
     def erased_text(self, subject_id: int) -> str:
         return self._erased.replace("\x00", str(subject_id))
 
@@ -210,7 +217,7 @@ class Opener:
         if cipher is None:
             return self.erased_text(subject_id)
         try:
-            data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+            data = binascii.a2b_base64((payload + "=" * (-len(payload) % 4)).translate(_FROM_URLSAFE))
             return cipher.decrypt(data, [str(subject_id).encode("ascii")]).decode("utf-8")
         except (InvalidTag, ValueError):
             return self.erased_text(subject_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import force_locale
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -174,12 +175,14 @@ def _write_accounts(writer: ExportWriter, person: Person) -> int:
         return dataset.rows
 
 
-def _keyset(query, key) -> Iterator[list]:
-    """``query`` in batches of BATCH ordered by ``key`` (a unique column), each after the last one read."""
+def _keyset(query, key, execute=None) -> Iterator[list]:
+    """``query`` in batches of BATCH ordered by ``key`` (a unique column), each after the last one
+    read; through the session (ORM entities), or ``execute`` (a connection's, for plain rows)."""
     batch, last = BATCH, None
+    execute = execute or db.session.execute
     while True:
         page = query if last is None else query.where(key > last)
-        rows = db.session.execute(page.order_by(key).limit(batch)).all()
+        rows = execute(page.order_by(key).limit(batch)).all()
         if not rows:
             return
         yield rows
@@ -189,20 +192,22 @@ def _keyset(query, key) -> Iterator[list]:
 
 
 def _write_transactions(writer: ExportWriter, person: Person, parties: Parties, tracker: _Tracker) -> int:
-    query = (select(Transaction.id, Transaction.reference, Institution.name.label("institution"),
-                    Transaction.amount_idr, Transaction.description, Transaction.status, Transaction.created_at,
-                    Transaction.decided_at, Transaction.decided_by_id, Transaction.decision_reason)
-             .join(Institution, Institution.id == Transaction.institution_id)
-             .where(Transaction.customer_id == person.customer_id))
+    t, institution = Transaction.__table__.c, Institution.__table__.c
+    # Plain rows through the connection (not ORM rows): this runs for every payment exported.
+    query = (select(t.id, t.reference, institution.name.label("institution"), t.amount_idr, t.description, t.status,
+                    t.created_at, t.decided_at, t.decided_by_id, t.decision_reason)
+             .join(Institution.__table__, institution.id == t.institution_id)
+             .where(t.customer_id == person.customer_id))
+    name = parties.name
     with writer.dataset("transactions", TRANSACTION_COLUMNS) as dataset:
-        for rows in _keyset(query, Transaction.id):
-            parties.learn({r.decided_by_id for r in rows})
-            for r in rows:
-                dataset.write({"id": r.id, "reference": r.reference, "institution": r.institution,
-                               "amount_idr": r.amount_idr, "description": r.description, "status": r.status,
-                               "created_at": r.created_at, "decided_at": r.decided_at,
-                               "decided_by": parties.name(r.decided_by_id) if r.decided_at else None,
-                               "decision_reason": r.decision_reason})
+        for rows in _keyset(query, t.id, db.session.connection().execute):
+            (ids, references, institutions, amounts, descriptions, statuses, created, decided, deciders,
+             reasons) = zip(*rows, strict=True)
+            parties.learn(set(deciders))
+            dataset.write_columns([
+                ids, references, institutions, amounts, descriptions, statuses, list(map(datetime.isoformat, created)),
+                [None if at is None else at.isoformat() for at in decided],
+                [name(by) if at else None for by, at in zip(deciders, decided, strict=True)], reasons])
             tracker.advance("transactions", len(rows))
         return dataset.rows
 

@@ -9,7 +9,7 @@ address; a sealed value of any other person becomes "[another person]".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
@@ -84,14 +84,19 @@ class Parties:
 
     def __init__(self, person: Person) -> None:
         self.own = set(person.account_ids)
-        self._emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(self.own))).all())
+        # The session's connection itself: the audit entries' reader learns roles on it from its thread.
+        self._connection = db.session.connection()
+        users = User.__table__.c
+        self._emails = dict(self._connection.execute(select(users.id, users.email).where(
+            users.id.in_(self.own))).all())
         self._roles: dict[int, str | None] = {}
 
     def learn(self, user_ids: Iterable[int | None]) -> None:
         """Read the roles of the accounts in ``user_ids`` not seen yet (one query)."""
         unknown = {i for i in user_ids if i is not None and i not in self._roles and i not in self.own}
         if unknown:
-            found = dict(db.session.execute(select(User.id, User.role).where(User.id.in_(unknown))).all())
+            users = User.__table__.c
+            found = dict(self._connection.execute(select(users.id, users.role).where(users.id.in_(unknown))).all())
             self._roles.update({i: found.get(i) for i in unknown})
 
     def is_own(self, user_id: int | None) -> bool:
@@ -114,12 +119,15 @@ class Revealer:
     """Sealed values revealed for the person and withheld for everybody else.
 
     One :class:`~app.personal_data.vault.Opener` serves the whole export: it unwraps each
-    subject's key once and remembers revealed texts (the same sealed text recurs).
+    subject's key once and remembers revealed values. Whole texts are remembered too: the
+    same sealed address, representation or description recurs in thousands of entries.
     """
 
     def __init__(self, own_subjects: frozenset[int], opener: vault.Opener | None = None) -> None:
         self.own = own_subjects
         self.opener = opener or vault.Opener()
+        self.opener.load(own_subjects)  # now: revealing then needs no database
+        self._texts: dict[str, str] = {}
 
     def _token(self, match: re.Match) -> str:
         return self.opener.reveal(match.group(0)) if int(match.group(1)) in self.own else OTHER_PERSON
@@ -128,10 +136,29 @@ class Revealer:
         """``value`` with the person's sealed values revealed and everyone else's withheld."""
         if not isinstance(value, str) or vault.PREFIX not in value:
             return value
-        return _TOKEN.sub(self._token, value)
+        found = self._texts.get(value)
+        if found is None:
+            if len(self._texts) >= vault.MEMO_SIZE:
+                self._texts.clear()
+            found = self._texts[value] = _TOKEN.sub(self._token, value)
+        return found
+
+    def texts(self, values: Sequence) -> list:
+        """:meth:`text` of each of ``values`` (a column of a batch: each distinct value once)."""
+        memo = self._texts
+        missing = set(values).difference(memo)
+        if len(memo) + len(missing) > vault.MEMO_SIZE:
+            memo.clear()
+            missing = set(values)
+        for value in missing:
+            memo[value] = value if not isinstance(value, str) or vault.PREFIX not in value else \
+                _TOKEN.sub(self._token, value)
+        return list(map(memo.__getitem__, values))
 
     def json(self, value):
         """:meth:`text` applied to every string inside a JSON value."""
+        if value is None:
+            return None
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
