@@ -56,8 +56,12 @@ def ingest_command(once: bool, consumer: str | None, entries: int) -> None:
             time.sleep(2)
             continue
         total += written
+        # Nothing written is not the end: the read may have found only entries written before a
+        # kill (acknowledged now, none written again) while new ones wait behind them.
         if once and not written and not ingest.pending(client, stream, consumer):
-            break
+            if not client.xlen(stream):
+                break
+            time.sleep(0.05)  # entries still pending for another ingester: claimable once idle
     click.echo(f"{total} events written")
 
 
