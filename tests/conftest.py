@@ -479,6 +479,24 @@ def write_audit(db):
 # --- Platform services ---------------------------------------------------------------
 
 
+@pytest.fixture
+def make_token(db):
+    """``make_token(user, scope="read", days=30)``: the plain text of a new API token of ``user``."""
+    from app.api import tokens
+
+    def factory(user, scope: str = "read", days: int = 30) -> str:
+        _token, plain = tokens.create_token(Actor.for_user(user), user, name="test", scope=scope, days=days)
+        _db.session.commit()
+        return plain
+
+    return factory
+
+
+def bearer(plain: str) -> dict:
+    """The header that presents an API token."""
+    return {"Authorization": f"Bearer {plain}"}
+
+
 @pytest.fixture(autouse=True)
 def _fresh_counters(app):
     """Each test starts with empty rate-limit counters and a cache not marked unreachable."""

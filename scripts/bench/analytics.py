@@ -22,34 +22,22 @@ so two benchmarks never time at once; generating data does not.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import secrets
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
 
-from common import REDIS_URL, bench_database, make_app, median, percentile  # noqa: E402
+from common import REDIS_URL, bench_database, bench_lock, make_app, median, percentile  # noqa: E402
 
-LOCK_PATH = "/tmp/saintara-bench.lock"  # noqa: S108 (the lock every benchmark of this machine shares)
 STREAM = "saintara-bench:analytics"
 PAGE = "/account/consent"  # a signed-in page of every role
 
 
-@contextmanager
-def bench_lock():
-    """Only one benchmark times at once on this shared machine."""
-    with open(LOCK_PATH, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import statistics
 import sys
@@ -90,3 +91,17 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+BENCH_LOCK = "/tmp/saintara-bench.lock"  # noqa: S108 (every benchmark on this machine shares it, on purpose)
+
+
+@contextmanager
+def bench_lock():
+    """Only one benchmark times at once on this shared machine (generating data may overlap)."""
+    with open(BENCH_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

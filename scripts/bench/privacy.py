@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import fcntl
 import json
 import os
 import shutil
@@ -43,11 +42,10 @@ import statistics
 import tempfile
 import time
 import zipfile
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, bench_database, make_app, percentile  # noqa: E402  (first: it sets the path)
+from common import ROOT, bench_database, bench_lock, make_app, percentile  # noqa: E402  (first: it sets the path)
 from sqlalchemy import text  # noqa: E402
 
 from app.database import transaction  # noqa: E402
@@ -60,7 +58,6 @@ from scripts.bench.privacy_data import SUBJECT, SUBJECT_SPAN, AuditLogWriter, Pl
 from scripts.bench.privacy_naive import NaiveExport, erase_naive, naive_scan
 
 DATABASE = "saintara_bench_privacy"
-LOCK = "/tmp/saintara-bench.lock"  # noqa: S108 (shared with the other benchmarks on purpose)
 RESULTS = ROOT / "instance" / "bench" / "privacy-results.json"
 
 
@@ -83,15 +80,6 @@ def cpu_pressure() -> float | None:
         return None
 
 
-@contextmanager
-def timing_lock():
-    """Only one benchmark times at once (generating data may overlap)."""
-    with open(LOCK, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def backend_cpu(pid: int) -> float:
@@ -176,7 +164,7 @@ def measure_export(app, runs: int, naive_runs: int, profile: Path | None = None)
         log(f"export: warm-up (log of {entries:,} entries)")
         export_ours(app, folder, 0)
         ours, naive = [], []
-        with timing_lock():
+        with bench_lock():
             for n in range(1, runs + 1):
                 ours.append(export_ours(app, folder, n))
                 r = ours[-1]
@@ -231,7 +219,7 @@ def measure_erasure(app, candidates: list[int], naive_runs: int, naive_budget: f
         about = [mentions(c) for c in candidates]
     log(f"erasure in a log of {entries:,} entries; candidates have {min(about)} to {max(about)} entries each")
     naive, loads, estimated = [], [], None
-    with timing_lock():
+    with bench_lock():
         if entries <= naive_max:
             deadline = time.perf_counter() + naive_budget
             for n, customer in enumerate(candidates[:naive_runs]):

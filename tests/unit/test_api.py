@@ -16,22 +16,7 @@ from app.audit.models import AuditLog
 from app.database import utcnow
 from app.security.actor import Actor
 from app.users.models import Role
-
-
-@pytest.fixture
-def make_token(db):
-    """``make_token(user, scope="read")``: the plain token of a new token of ``user``."""
-
-    def factory(user, scope: str = "read", days: int = 30) -> str:
-        _token, plain = tokens.create_token(Actor.for_user(user), user, name="test", scope=scope, days=days)
-        db.session.commit()
-        return plain
-
-    return factory
-
-
-def bearer(plain: str) -> dict:
-    return {"Authorization": f"Bearer {plain}"}
+from tests.conftest import bearer
 
 
 def test_token_page_makes_a_token_once_stores_its_hash_and_audits(db, make_user, staff, step_up):

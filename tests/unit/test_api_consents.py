@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.api import tokens
 from app.api.consents import HISTORY_FILTERS
 from app.api.openapi import PATHS
 from app.api.params import filter_parameters
@@ -17,6 +16,7 @@ from app.consent.lists import HISTORY
 from app.consent.models import ConsentEvent, ConsentSource
 from app.security.actor import Actor
 from app.users.models import Role
+from tests.conftest import bearer
 
 SYSTEM = Actor.system("test")
 
@@ -25,18 +25,7 @@ def publish(purpose="notifications", material=False, text="Mail me about my paym
     return notices.publish(SYSTEM, purpose, text_en=text, text_id=f"[id] {text}", material=material)
 
 
-@pytest.fixture
-def token_of(db):
-    def factory(user, scope: str = "read") -> str:
-        _token, plain = tokens.create_token(Actor.for_user(user), user, name="app", scope=scope, days=30)
-        db.session.commit()
-        return plain
 
-    return factory
-
-
-def bearer(plain: str) -> dict:
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def events(db) -> int:
@@ -44,7 +33,7 @@ def events(db) -> int:
 
 
 def test_customer_managers_read_consent_within_their_scope(app, db, make_user, make_customer, make_institution,
-                                                           token_of):
+                                                           make_token):
     mine, theirs = make_institution(), make_institution()
     customer, other = make_customer(mine), make_customer(theirs)
     publish()
@@ -52,7 +41,7 @@ def test_customer_managers_read_consent_within_their_scope(app, db, make_user, m
                    notice_version=1, evidence="paper form at the branch")
     db.session.commit()
     client = app.test_client()
-    local = token_of(make_user(Role.INSTITUTION_ADMIN, institution=mine))
+    local = make_token(make_user(Role.INSTITUTION_ADMIN, institution=mine))
     body = client.get(f"/api/v1/customers/{customer.id}/consents", headers=bearer(local)).get_json()
     choices = {c["purpose"]: c for c in body["choices"]}
     assert body["customer_id"] == customer.id and choices["notifications"]["granted"] is True
@@ -64,9 +53,9 @@ def test_customer_managers_read_consent_within_their_scope(app, db, make_user, m
                       headers=bearer(local)).get_json()["history"] == []
     assert client.get(f"/api/v1/customers/{other.id}/consents", headers=bearer(local)).status_code == 404
     assert client.get(f"/api/v1/customers/{other.id}/consents",
-                      headers=bearer(token_of(make_user(Role.ADMIN)))).status_code == 200
+                      headers=bearer(make_token(make_user(Role.ADMIN)))).status_code == 200
     refused = client.get(f"/api/v1/customers/{customer.id}/consents",
-                         headers=bearer(token_of(make_user(Role.PRIVACY_OFFICER))))
+                         headers=bearer(make_token(make_user(Role.PRIVACY_OFFICER))))
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
     for query, field in (("purpose=marketing", "purpose"), ("limit=0", "limit"), ("cursor=abc", "cursor")):
         response = client.get(f"/api/v1/customers/{customer.id}/consents?{query}", headers=bearer(local))
@@ -81,7 +70,7 @@ def test_the_openapi_document_describes_the_history_filter():
     assert documented == set(filter_parameters(HISTORY, HISTORY_FILTERS))
 
 
-def test_an_app_records_a_choice_audited_like_the_staff_page(app, db, make_user, make_customer, token_of):
+def test_an_app_records_a_choice_audited_like_the_staff_page(app, db, make_user, make_customer, make_token):
     customer = make_customer()
     publish()
     db.session.commit()
@@ -89,9 +78,9 @@ def test_an_app_records_a_choice_audited_like_the_staff_page(app, db, make_user,
     staff_user = make_user(Role.INSTITUTION_ADMIN, institution=customer.institution)
     url = f"/api/v1/customers/{customer.id}/consents"
     read_only = client.post(url, json={"purpose": "notifications", "granted": True, "notice_version": 1},
-                            headers=bearer(token_of(staff_user)))
+                            headers=bearer(make_token(staff_user)))
     assert read_only.status_code == 403 and read_only.get_json()["error"]["code"] == "insufficient_scope"
-    plain = token_of(staff_user, "write")
+    plain = make_token(staff_user, "write")
     given = client.post(url, json={"purpose": "notifications", "granted": True, "notice_version": 1,
                                    "evidence": "mobile app, settings screen"}, headers=bearer(plain))
     assert given.status_code == 201, given.get_json()
@@ -119,19 +108,19 @@ def test_an_app_records_a_choice_audited_like_the_staff_page(app, db, make_user,
 
 
 def test_recording_follows_the_staff_rule_and_institution_scope(app, db, make_user, make_customer,
-                                                                make_institution, token_of):
+                                                                make_institution, make_token):
     customer = make_customer()
     publish()
     db.session.commit()
     client = app.test_client()
     body = {"purpose": "notifications", "granted": True, "notice_version": 1}
     url = f"/api/v1/customers/{customer.id}/consents"
-    elsewhere = token_of(make_user(Role.INSTITUTION_ADMIN, institution=make_institution()), "write")
+    elsewhere = make_token(make_user(Role.INSTITUTION_ADMIN, institution=make_institution()), "write")
     assert client.post(url, json=body, headers=bearer(elsewhere)).get_json()["error"]["code"] == "not_found"
-    officer = token_of(make_user(Role.PRIVACY_OFFICER), "write")
+    officer = make_token(make_user(Role.PRIVACY_OFFICER), "write")
     assert client.post(url, json=body, headers=bearer(officer)).get_json()["error"]["code"] == "forbidden"
     assert client.post("/api/v1/customers/987654/consents", json=body,
-                       headers=bearer(token_of(make_user(Role.ADMIN), "write"))).status_code == 404
+                       headers=bearer(make_token(make_user(Role.ADMIN), "write"))).status_code == 404
     assert events(db) == 0
     # The service itself keeps the rule: a source of "api" never lets someone without the staff
     # permission record for a customer.
@@ -140,13 +129,13 @@ def test_recording_follows_the_staff_rule_and_institution_scope(app, db, make_us
                        granted=True, source=ConsentSource.API, notice_version=1)
 
 
-def test_a_newer_notice_refuses_the_grant_and_nothing_is_recorded(app, db, make_user, make_customer, token_of):
+def test_a_newer_notice_refuses_the_grant_and_nothing_is_recorded(app, db, make_user, make_customer, make_token):
     customer = make_customer()
     publish()
     publish(material=True, text="Mail me about my payments and offers.")
     db.session.commit()
     client = app.test_client()
-    plain = token_of(make_user(Role.ADMIN), "write")
+    plain = make_token(make_user(Role.ADMIN), "write")
     url = f"/api/v1/customers/{customer.id}/consents"
     stale = client.post(url, json={"purpose": "notifications", "granted": True, "notice_version": 1},
                         headers=bearer(plain))
@@ -174,20 +163,20 @@ def test_a_newer_notice_refuses_the_grant_and_nothing_is_recorded(app, db, make_
     ({"purpose": "notifications", "granted": False, "evidence": "two\nlines"}, "evidence"),
     ({"purpose": "notifications", "granted": False, "source": "staff"}, "source"),
 ])
-def test_bad_input_is_a_validation_error_naming_the_field(app, db, make_user, make_customer, token_of, body, field):
+def test_bad_input_is_a_validation_error_naming_the_field(app, db, make_user, make_customer, make_token, body, field):
     customer = make_customer()
     publish()
     db.session.commit()
     response = app.test_client().post(f"/api/v1/customers/{customer.id}/consents", json=body,
-                                      headers=bearer(token_of(make_user(Role.ADMIN), "write")))
+                                      headers=bearer(make_token(make_user(Role.ADMIN), "write")))
     error = response.get_json()["error"]
     assert response.status_code == 400 and error["code"] == "validation_error" and set(error["fields"]) == {field}
     assert events(db) == 0
 
 
-def test_a_body_that_is_not_a_json_object_is_refused(app, db, make_user, make_customer, token_of):
+def test_a_body_that_is_not_a_json_object_is_refused(app, db, make_user, make_customer, make_token):
     customer = make_customer()
-    plain = token_of(make_user(Role.ADMIN), "write")
+    plain = make_token(make_user(Role.ADMIN), "write")
     client = app.test_client()
     for data in ("[1, 2]", "not json", ""):
         response = client.post(f"/api/v1/customers/{customer.id}/consents", data=data,

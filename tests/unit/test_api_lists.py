@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.api import reads, tokens
+from app.api import reads
 from app.api.openapi import PATHS
 from app.api.params import filter_parameters, list_filters
 from app.listing import ChoiceFilter
 from app.platform import lists as platform_lists
-from app.security.actor import Actor
 from app.users import lists as user_lists
 from app.users.models import Role
+from tests.conftest import bearer
 
 LISTS = {
     "/institutions": (platform_lists.INSTITUTIONS, reads.INSTITUTION_FILTERS, ("active",)),
@@ -25,20 +25,7 @@ LISTS = {
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def token_of(db):
-    """``token_of(user)``: the plain text of a new read token of ``user``."""
 
-    def factory(user) -> str:
-        _token, plain = tokens.create_token(Actor.for_user(user), user, name="test", scope="read", days=30)
-        db.session.commit()
-        return plain
-
-    return factory
-
-
-def bearer(plain: str) -> dict:
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def stamp(moment: datetime) -> str:
@@ -65,11 +52,11 @@ def test_a_filter_the_api_cannot_read_is_a_programming_error(app):
 
 
 def test_transactions_filter_by_creation_time_like_the_page(app, db, make_user, make_customer, make_transaction,
-                                                            token_of):
+                                                            make_token):
     customer = make_customer()
     rows = [make_transaction(customer, created_at=T0 + timedelta(days=n)) for n in range(3)]
     db.session.commit()
-    plain = token_of(make_user(Role.SUPERADMIN))
+    plain = make_token(make_user(Role.SUPERADMIN))
     client = app.test_client()
 
     def listed(**query) -> list[int]:
@@ -88,13 +75,13 @@ def test_transactions_filter_by_creation_time_like_the_page(app, db, make_user, 
 
 
 def test_approvals_filter_by_kind_status_and_request_time(app, db, make_user, make_institution, make_approval,
-                                                          token_of):
+                                                          make_token):
     institution = make_institution()
     refund = make_approval(institution, kind="refund", requested_at=T0)
     limit = make_approval(institution, kind="limit_increase", requested_at=T0 + timedelta(days=2))
     decided = make_approval(institution, kind="refund", status="rejected", requested_at=T0 + timedelta(days=1))
     db.session.commit()
-    plain = token_of(make_user(Role.SUPERADMIN))
+    plain = make_token(make_user(Role.SUPERADMIN))
     client = app.test_client()
 
     def listed(**query) -> list[int]:
@@ -117,12 +104,12 @@ def test_approvals_filter_by_kind_status_and_request_time(app, db, make_user, ma
         assert set(error["fields"]) == {field}
 
 
-def test_institutions_filter_by_status_and_text(app, db, make_user, make_institution, token_of):
+def test_institutions_filter_by_status_and_text(app, db, make_user, make_institution, make_token):
     active = make_institution(name="Koperasi Lestari", code="LESTARI1")
     inactive = make_institution(name="Koperasi Lestari Lama", code="LESTARI2")
     inactive.is_active = False
     db.session.commit()
-    plain = token_of(make_user(Role.SUPERADMIN))
+    plain = make_token(make_user(Role.SUPERADMIN))
     client = app.test_client()
 
     def listed(**query) -> set[int]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
 from app.api import tokens
 from app.api.openapi import PATHS
 from app.api.params import filter_parameters
@@ -18,24 +16,12 @@ from app.privacy import services as privacy
 from app.privacy import verification
 from app.security.actor import Actor
 from app.users.models import Role
+from tests.conftest import bearer
 
 SYSTEM = Actor.system("test")
 
 
-@pytest.fixture
-def token_of(db):
-    """``token_of(user, scope="read")``: the plain text of a new token of ``user``."""
 
-    def factory(user, scope: str = "read") -> str:
-        _token, plain = tokens.create_token(Actor.for_user(user), user, name="test", scope=scope, days=30)
-        db.session.commit()
-        return plain
-
-    return factory
-
-
-def bearer(plain: str) -> dict:
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def register(customer, kind="access", jurisdiction="gdpr", received_at=None, details="Please show me my data."):
@@ -45,17 +31,17 @@ def register(customer, kind="access", jurisdiction="gdpr", received_at=None, det
 
 
 def test_privacy_officers_and_superadmins_read_requests_and_other_roles_cannot(app, db, make_user, make_customer,
-                                                                               token_of):
+                                                                               make_token):
     req = register(make_customer())
     db.session.commit()
     client = app.test_client()
-    officer = token_of(make_user(Role.PRIVACY_OFFICER))
-    for plain in (officer, token_of(make_user(Role.SUPERADMIN))):
+    officer = make_token(make_user(Role.PRIVACY_OFFICER))
+    for plain in (officer, make_token(make_user(Role.SUPERADMIN))):
         listed = client.get("/api/v1/privacy/requests?limit=200", headers=bearer(plain))
         assert listed.status_code == 200 and req.id in [r["id"] for r in listed.get_json()["data"]]
         assert client.get(f"/api/v1/privacy/requests/{req.id}", headers=bearer(plain)).status_code == 200
     for role in (Role.ADMIN, Role.INSTITUTION_ADMIN):
-        plain = token_of(make_user(role))
+        plain = make_token(make_user(role))
         for url in ("/api/v1/privacy/requests", f"/api/v1/privacy/requests/{req.id}"):
             refused = client.get(url, headers=bearer(plain))
             assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden", (role, url)
@@ -76,7 +62,7 @@ def test_privacy_officers_make_their_own_tokens_on_the_api_page(db, make_user, s
     assert made.status_code == 201 and tokens.tokens_of(officer)[0].name == "DSR tracker"
 
 
-def test_the_list_filters_by_the_list_pages_declaration(app, db, make_user, make_customer, token_of):
+def test_the_list_filters_by_the_list_pages_declaration(app, db, make_user, make_customer, make_token):
     customer = make_customer()
     access = register(customer, received_at=utcnow() - timedelta(days=2))
     erasure = register(customer, kind="erasure", jurisdiction="uu_pdp", received_at=utcnow() - timedelta(days=5))
@@ -84,7 +70,7 @@ def test_the_list_filters_by_the_list_pages_declaration(app, db, make_user, make
     privacy.refuse_request(SYSTEM, refused, "identity_not_verified", "No answer to the link")
     db.session.commit()
     client = app.test_client()
-    plain = token_of(make_user(Role.PRIVACY_OFFICER))
+    plain = make_token(make_user(Role.PRIVACY_OFFICER))
 
     def listed(**query) -> list[int]:
         response = client.get("/api/v1/privacy/requests", headers=bearer(plain), query_string={"limit": 200, **query})
@@ -123,14 +109,14 @@ def test_the_openapi_document_describes_exactly_what_the_list_reads():
             assert documented[param]["enum"] == [value for value, _label in choices], param
 
 
-def test_requests_are_pseudonymous_with_their_timeline(app, db, make_user, make_customer, token_of):
+def test_requests_are_pseudonymous_with_their_timeline(app, db, make_user, make_customer, make_token):
     customer = make_customer(full_name="Siti Rahmawati Unique", email="siti.unique@example.com")
     req = register(customer, details="I am Siti Rahmawati Unique, erase siti.unique@example.com")
     officer = make_user(Role.PRIVACY_OFFICER, email="officer.unique@example.com")
     verification.record_manual_check(Actor.for_user(officer), req, "id_document", "KTP of Siti Rahmawati seen")
     db.session.commit()
     client = app.test_client()
-    plain = token_of(make_user(Role.SUPERADMIN))
+    plain = make_token(make_user(Role.SUPERADMIN))
     detail = client.get(f"/api/v1/privacy/requests/{req.id}", headers=bearer(plain))
     listed = client.get("/api/v1/privacy/requests?limit=200", headers=bearer(plain))
     body = detail.get_json()
