@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import statistics
 import sys
@@ -90,3 +91,52 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+LOCK_PATH = "/tmp/saintara-bench.lock"  # noqa: S108 (the lock every benchmark on this machine shares)
+
+
+@contextmanager
+def timing_lock():
+    """Hold the machine-wide benchmark lock while timing, so two benchmarks never time at once
+    (data generation runs outside it)."""
+    with open(LOCK_PATH, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LoadRecorder:
+    """The 1-minute load average, sampled at the start and end of each timed phase."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    def sample(self) -> float:
+        self.samples.append(os.getloadavg()[0])
+        return self.samples[-1]
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "not sampled"
+        low, high = min(self.samples), max(self.samples)
+        return f"{low:.1f} to {high:.1f} (median {statistics.median(self.samples):.1f})"
+
+
+@contextmanager
+def unrevealed():
+    """The pages as they would be if they did not reveal: sealed values shown as stored, no key
+    read (only to measure what revealing costs, in the same run and at the same load)."""
+    from app.personal_data import vault
+
+    names = ("reveal", "reveal_text", "reveal_json")
+    saved = {name: getattr(vault.Opener, name) for name in names}
+    for name in names:
+        setattr(vault.Opener, name, lambda _self, value: value)
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(vault.Opener, name, method)
