@@ -37,7 +37,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
-from common import ROOT, LoadRecorder, timing_lock, unrevealed  # noqa: E402  (first: puts the project on the path)
+from common import (  # noqa: E402  (first: puts the project on the path)
+    ROOT,
+    LoadRecorder,
+    raise_page_limit,
+    timing_lock,
+    unrevealed,
+)
 from flask_migrate import upgrade  # noqa: E402
 from psycopg2 import sql
 from sqlalchemy import text  # noqa: E402
@@ -418,6 +424,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(11)
     loads = LoadRecorder()
+    raise_page_limit()
 
     if args.reuse:
         url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://") + "/" + DATABASE

@@ -140,3 +140,11 @@ def unrevealed():
     finally:
         for name, method in saved.items():
             setattr(vault.Opener, name, method)
+
+
+def raise_page_limit() -> None:
+    """One benchmark user makes hundreds of requests a minute: raise the per-user page limit so
+    that it never refuses one (the check itself, its round trip and headers, is unchanged)."""
+    from app.security import ratelimits
+
+    object.__setattr__(ratelimits.PAGES_PER_USER, "limit", "1000000 per minute")
