@@ -420,6 +420,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure the kept database, do not reload")
     parser.add_argument("--overhead-only", action="store_true",
                         help="measure only the cost of an audited change (with --reuse: on the kept database)")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="measure only `flask audit verify` (with --reuse: on the kept database)")
     parser.add_argument("--write-doc", type=Path, help="put the table into this file's 'Audit log' section")
     args = parser.parse_args()
     rng = random.Random(11)
@@ -448,9 +450,18 @@ def main() -> None:
                                   role=Role.SUPERADMIN, institution_id=None, password=PASSWORD)
                 db.session.commit()
             plans = scenarios(rows, args.requests, rng)
-        if args.overhead_only:
+        if args.overhead_only or args.verify_only:
             with app.app_context(), timing_lock():
-                change_cost(args.overhead_pairs)
+                log(f"load average {loads.sample():.1f}")
+                if args.overhead_only:
+                    change_cost(args.overhead_pairs)
+                if args.verify_only:
+                    started = time.perf_counter()
+                    report = integrity.verify_chain(20_000)
+                    seconds = time.perf_counter() - started
+                    log(f"verify: {report.checked:,} entries in {seconds:.1f} s = {report.checked / seconds:,.0f} "
+                        f"entries/s, ok={report.ok}")
+                log(f"load average {loads.sample():.1f}")
             return
         client = app.test_client()
         response = client.post("/login", data={"email": "perf.runner@example.com", "password": PASSWORD})
