@@ -2,8 +2,11 @@
 
     .venv/bin/python scripts/bench/audit.py --rows 10000000 [--write-doc docs/PERFORMANCE.md]
 
-1. (Re)creates the PostgreSQL database ``saintara_bench_audit``, migrates it, and fills
-   ``audit_logs`` with N realistic, properly chained entries (COPY; indexes built after).
+1. (Re)creates the PostgreSQL database ``saintara_bench_audit``, migrates it, writes the
+   people the entries name (institutions, customers, accounts, their keys in
+   ``data_subjects``) and fills ``audit_logs`` with N realistic, properly chained entries
+   whose personal values are sealed as the portal seals them (COPY; indexes built after).
+   Checks on real responses that the pages show those values revealed.
 2. Measures server-side latency (the request handled in-process by the real app: routing,
    session, queries, template) over ``--requests`` requests per view, after two warm-up
    requests: first page, filter by actor, action + 30-day range, rare and common text
@@ -29,11 +32,18 @@ import os
 import random
 import statistics
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
-from common import ROOT  # noqa: E402  (first: it puts the project, not this folder, on the path)
+from common import (  # noqa: E402  (first: puts the project on the path)
+    ROOT,
+    LoadRecorder,
+    bench_lock,
+    raise_page_limit,
+    unrevealed,
+)
 from flask_migrate import upgrade  # noqa: E402
 from psycopg2 import sql
 from sqlalchemy import text  # noqa: E402
@@ -46,10 +56,21 @@ from app.config import TEST_CONFIG  # noqa: E402
 from app.database import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.pagination import encode_cursor  # noqa: E402
+from app.personal_data import vault  # noqa: E402
+from app.personal_data.vault import Sealer  # noqa: E402
 from app.platform.models import Customer, Institution  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
 from app.users.models import Role  # noqa: E402
-from scripts.bench.audit_data import COLUMNS, RARE, AuditRows, CopyStream  # noqa: E402
+from scripts.bench.audit_data import (  # noqa: E402
+    COLUMNS,
+    LAST,
+    RARE,
+    AuditRows,
+    CachedSeal,
+    CopyStream,
+    check_sealing,
+    people_rows,
+)
 from tests.conftest import RequestIsolatedClient  # noqa: E402  (each request its own app context)
 
 DATABASE = "saintara_bench_audit"
@@ -80,8 +101,24 @@ def drop_database() -> None:
     conn.close()
 
 
+def load_people() -> None:
+    """COPY the people the entries name, with a wrapped key for each, and move the id sequences on."""
+    started = time.perf_counter()
+    raw = db.session.connection().connection.dbapi_connection
+    with raw.cursor() as cur:
+        for target, people in people_rows().items():
+            cur.copy_expert(f"COPY {target} FROM STDIN", CopyStream(people), size=1 << 20)
+        for table in ("institutions", "customers", "users"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (constant names)
+                        f"(SELECT max(id) FROM {table}))")
+        cur.execute("SELECT count(*) FROM data_subjects")
+        subjects = cur.fetchone()[0]
+    raw.commit()
+    log(f"people and {subjects:,} data subjects (wrapped keys) in {time.perf_counter() - started:.0f} s")
+
+
 def load(rows: int) -> None:
-    """COPY ``rows`` chained entries into audit_logs, with the secondary indexes built afterwards."""
+    """COPY ``rows`` chained, sealed entries into audit_logs, with the secondary indexes built afterwards."""
     connection = db.session.connection()
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cur:
@@ -91,13 +128,23 @@ def load(rows: int) -> None:
         for name, _definition in indexes:
             cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
     db.session.commit()
-    started = time.perf_counter()
-    stream = CopyStream(AuditRows(rows), progress=lambda n: log(f"  generated and copied {n:,} entries"))
-    with raw.cursor() as cur:
-        cur.copy_expert(f"COPY audit_logs ({', '.join(COLUMNS)}) FROM STDIN", stream, size=1 << 20)
-        cur.execute("SELECT setval('audit_logs_id_seq', %s)", (rows,))
-    raw.commit()
-    log(f"loaded {rows:,} entries in {time.perf_counter() - started:.0f} s; building {len(indexes)} indexes")
+    load_people()
+    # The keys are read through a connection of their own: the session's is busy with the COPY.
+    with db.engine.connect() as keys:
+        seal = CachedSeal(Sealer(keys))
+        compared = check_sealing(seal)
+        db.session.rollback()
+        log(f"sealing checked against app.audit.personal.seal_entry: {compared:,} sealed fields equal")
+        started = time.perf_counter()
+        stream = CopyStream(AuditRows(rows, seal=seal),
+                            progress=lambda n: log(f"  generated and copied {n:,} entries ({seal.sealed:,} sealed)"))
+        with raw.cursor() as cur:
+            cur.copy_expert(f"COPY audit_logs ({', '.join(COLUMNS)}) FROM STDIN", stream, size=1 << 20)
+            cur.execute("SELECT setval('audit_logs_id_seq', %s)", (rows,))
+        raw.commit()
+        keys.rollback()  # it only read keys: every subject exists already
+    log(f"loaded {rows:,} entries in {time.perf_counter() - started:.0f} s ({seal.sealed:,} distinct values "
+        f"sealed); building {len(indexes)} indexes")
     started = time.perf_counter()
     with raw.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '1GB'")
@@ -168,11 +215,15 @@ def naive(where: str = "", params: dict | None = None, offset: int = 0) -> list[
 def scenarios(rows: int, count: int, rng: random.Random) -> dict:
     """For each view: the URLs we request and the naive SQL for the same thing."""
     fetch = lambda query, **params: db.session.execute(text(query), params).all()  # noqa: E731
-    staff = [r[0] for r in fetch("SELECT DISTINCT actor_email FROM audit_logs WHERE id <= 200000 "
-                                 "AND actor_email LIKE '%@staff.saintara.id' ORDER BY 1 LIMIT 12")]
-    customers = [r[0] for r in fetch("SELECT actor_email FROM audit_logs WHERE id = ANY(:ids)",
-                                     ids=[rng.randint(1, rows) for _ in range(60)]) if "@contoh" in r[0]]
+    # Addresses are stored sealed: the actors come from the accounts, as a person types them.
+    staff = [r[0] for r in fetch("SELECT email FROM users WHERE email LIKE '%@staff.saintara.id' "
+                                 "ORDER BY 1 LIMIT 12")]
+    customers = [r[0] for r in fetch("SELECT u.email FROM audit_logs a JOIN users u ON u.id = a.actor_id "
+                                     "WHERE a.id = ANY(:ids)", ids=[rng.randint(1, rows) for _ in range(60)])
+                 if "@contoh" in r[0]]
     actors = (staff[:10] + customers[:count])[:count]
+    # The naive way is given the sealed forms the page looks up (as the index holds them).
+    sealed_actors = {a: [a, *vault.sealed_forms("user", a)] for a in actors}
     first, last = fetch("SELECT min(created_at), max(created_at) FROM audit_logs")[0]
     span = (last - first).days
     windows = []
@@ -188,18 +239,21 @@ def scenarios(rows: int, count: int, rng: random.Random) -> dict:
     resources = (resources * count)[:count]
     rare = [RARE[i % len(RARE)].lower() for i in range(count)]
     common = [COMMON_TERMS[i % len(COMMON_TERMS)] for i in range(count)]
+    names = [LAST[i % len(LAST)].lower() for i in range(count)]  # people's surnames: sealed, so no match
     like = "(description ILIKE %(p)s OR actor_email ILIKE %(p)s OR resource_repr ILIKE %(p)s)"
     local = lambda moment: (moment + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")  # Asia/Jakarta  # noqa: E731
     return {
         "first page": (["/audit"] * count, [naive() for _ in range(count)]),
         "filter by actor": ([f"/audit?actor={a}" for a in actors],
-                            [naive("actor_email = %(a)s", {"a": a}) for a in actors]),
+                            [naive("actor_email = ANY(%(a)s)", {"a": sealed_actors[a]}) for a in actors]),
         "action + 30-day range": (
             [f"/audit?action={a}&since={local(s)}&until={local(u)}" for a, s, u in windows],
             [naive("action = %(a)s AND created_at >= %(s)s AND created_at < %(u)s", {"a": a, "s": s, "u": u})
              for a, s, u in windows]),
         "search, rare term": ([f"/audit?q={t}" for t in rare], [naive(like, {"p": f"%{t}%"}) for t in rare]),
         "search, common term": ([f"/audit?q={t}" for t in common], [naive(like, {"p": f"%{t}%"}) for t in common]),
+        "search, a person's surname (sealed: no match)": ([f"/audit?q={t}" for t in names],
+                                                          [naive(like, {"p": f"%{t}%"}) for t in names]),
         "page 1,000 (cursor)": ([f"/audit?cursor={encode_cursor([c, i])}&dir=next" for c, i in deep],
                                 [naive(offset=50 * 999 + n) for n in range(count)]),
         "entry detail": ([f"/audit/{i}" for i in detail_ids],
@@ -314,6 +368,35 @@ def export_memory(client, newest: int) -> tuple[float, float, float]:
     return time.perf_counter() - started, sent / 1e6, max(peak, rss_mb()) - start_rss
 
 
+def check_revealed(client) -> None:
+    """The pages show the people sealed in the entries by name and address, never sealed text:
+    checked on the responses of an entry's detail, its customer's timeline and the first page."""
+    with client.application.app_context():
+        entry = db.session.execute(text(
+            "SELECT a.id, a.resource_id, a.resource_repr, a.description, c.full_name, c.email FROM audit_logs a "
+            "JOIN customers c ON c.id = CAST(a.resource_id AS integer) "
+            "WHERE a.action = 'CUSTOMER_CREATE' AND a.resource_type = 'customer' ORDER BY a.id DESC LIMIT 1")).one()
+        newest = db.session.execute(text(
+            "SELECT DISTINCT u.email FROM (SELECT actor_id, actor_email FROM audit_logs "
+            "ORDER BY created_at DESC, id DESC LIMIT 50) a JOIN users u ON u.id = a.actor_id "
+            "WHERE a.actor_email LIKE 's1~%'")).scalars().all()
+    if not vault.is_sealed(entry.resource_repr) or entry.full_name in entry.description or not newest:
+        raise SystemExit(f"entry {entry.id} is not stored sealed: {entry.resource_repr!r}, {entry.description!r}")
+    pages = {f"/audit/{entry.id}": (entry.full_name, entry.email),
+             f"/audit/resources/customer/{entry.resource_id}": (entry.full_name, entry.email),
+             "/audit": tuple(newest)}
+    for url, expected in pages.items():
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        missing = [value for value in expected if value not in body]
+        if response.status_code != 200 or vault.PREFIX in body or (missing and url != "/audit") \
+                or len(missing) == len(expected):
+            raise SystemExit(f"{url} does not show the revealed values (status {response.status_code}, "
+                             f"missing {missing}, sealed text shown: {vault.PREFIX in body})")
+    log(f"revealed on the pages: {entry.full_name} <{entry.email}> (entry {entry.id}), "
+        f"{len(newest)} actors of the first page; no sealed text shown")
+
+
 def write_doc(path: Path, section: str) -> None:
     text_ = path.read_text() if path.exists() else "# Performance\n"
     start = text_.find("## Audit log")
@@ -337,9 +420,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure the kept database, do not reload")
     parser.add_argument("--overhead-only", action="store_true",
                         help="measure only the cost of an audited change (with --reuse: on the kept database)")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="measure only `flask audit verify` (with --reuse: on the kept database)")
     parser.add_argument("--write-doc", type=Path, help="put the table into this file's 'Audit log' section")
     args = parser.parse_args()
     rng = random.Random(11)
+    loads = LoadRecorder()
+    raise_page_limit()
 
     if args.reuse:
         url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://") + "/" + DATABASE
@@ -363,35 +450,59 @@ def main() -> None:
                                   role=Role.SUPERADMIN, institution_id=None, password=PASSWORD)
                 db.session.commit()
             plans = scenarios(rows, args.requests, rng)
-        if args.overhead_only:
-            with app.app_context():
-                change_cost(args.overhead_pairs)
+        if args.overhead_only or args.verify_only:
+            with app.app_context(), bench_lock():
+                log(f"load average {loads.sample():.1f}")
+                if args.overhead_only:
+                    change_cost(args.overhead_pairs)
+                if args.verify_only:
+                    started = time.perf_counter()
+                    report = integrity.verify_chain(20_000)
+                    seconds = time.perf_counter() - started
+                    log(f"verify: {report.checked:,} entries in {seconds:.1f} s = {report.checked / seconds:,.0f} "
+                        f"entries/s, ok={report.ok}")
+                log(f"load average {loads.sample():.1f}")
             return
         client = app.test_client()
         response = client.post("/login", data={"email": "perf.runner@example.com", "password": PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
 
+        check_revealed(client)
+
         results = []
         for name, (urls, statements) in plans.items():
-            ours = timed_requests(client, urls)
-            with app.app_context():
-                theirs = timed_sql(statements[: args.naive_requests], args.naive_budget)
-            results.append((name, ours, theirs))
+            with bench_lock():
+                loads.sample()
+                ours = timed_requests(client, urls)
+                with unrevealed():
+                    sealed = timed_requests(client, urls)
+                with app.app_context():
+                    theirs = timed_sql(statements[: args.naive_requests], args.naive_budget)
+                load_now = loads.sample()
+            results.append((name, ours, sealed, theirs))
             log(f"{name}: ours p50 {statistics.median(ours):.1f} ms p95 {percentile(ours, 0.95):.1f} ms | "
-                f"naive p50 {statistics.median(theirs):.1f} ms p95 {percentile(theirs, 0.95):.1f} ms")
+                f"not revealed p50 {statistics.median(sealed):.1f} ms p95 {percentile(sealed, 0.95):.1f} ms | "
+                f"naive p50 {statistics.median(theirs):.1f} ms p95 {percentile(theirs, 0.95):.1f} ms "
+                f"(load {load_now:.1f})")
 
-        with app.app_context():
+        with app.app_context(), bench_lock():
+            loads.sample()
             (plain, audited, round_trip), bare = change_cost(args.overhead_pairs)
             started = time.perf_counter()
             report = integrity.verify_chain(20_000)
             verify_seconds = time.perf_counter() - started
-            log(f"verify: {report.checked:,} entries in {verify_seconds:.1f} s, ok={report.ok}")
+            log(f"verify: {report.checked:,} entries in {verify_seconds:.1f} s, ok={report.ok} "
+                f"(load {loads.sample():.1f})")
         exports = []
-        for newest in (100_000, 1_000_000):
+        for newest, reveal in ((100_000, False), (100_000, True), (1_000_000, True)):
             if newest <= rows:
-                seconds, megabytes, growth = export_memory(client, newest)
-                exports.append((newest, seconds, megabytes, growth))
-                log(f"export {newest:,}: {seconds:.1f} s, {megabytes:.0f} MB, RSS +{growth:.1f} MB")
+                with bench_lock(), (nullcontext() if reveal else unrevealed()):
+                    loads.sample()
+                    seconds, megabytes, growth = export_memory(client, newest)
+                    loads.sample()
+                exports.append((newest, reveal, seconds, megabytes, growth))
+                log(f"export {newest:,}{'' if reveal else ' (not revealed)'}: {seconds:.1f} s, {megabytes:.0f} MB, "
+                    f"RSS +{growth:.1f} MB")
     finally:
         if not args.keep:
             with app.app_context():
@@ -403,17 +514,24 @@ def main() -> None:
         "## Audit log",
         "",
         f"`scripts/bench/audit.py --rows {args.rows}` on this machine (2 shared cores, PostgreSQL 15 with its "
-        "default settings), one run. Server-side latency of the request handled in-process by the real app "
+        f"default settings), one run on {time.strftime('%d %B %Y')}, 1-minute load average {loads.summary()} "
+        "while timing; personal values stored sealed and revealed by the pages. Server-side latency of the "
+        "request handled in-process by the real app "
         f"(routing, session, queries, template), {args.requests} requests per view after 2 warm-up requests; "
         "the naive way is timed on its SQL alone (COUNT(*) of the matches + OFFSET page; ILIKE on the columns), "
         f"up to {args.naive_requests} runs per view (fewer, at least 5, where they take minutes: n says how many).",
         "",
-        "| view | ours p50 | ours p95 | naive p50 | naive p95 | naive n | naive / ours (p50) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "\"Not revealed\" is the same request with the reveal switched off in the script (sealed text shown, "
+        "no key read), timed right after ours: the difference is what revealing costs.",
+        "",
+        "| view | ours p50 | ours p95 | not revealed p50 | not revealed p95 | naive p50 | naive p95 | naive n "
+        "| naive / ours (p50) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, ours, theirs in results:
+    for name, ours, sealed, theirs in results:
         ratio = statistics.median(theirs) / statistics.median(ours)
         lines.append(f"| {name} | {statistics.median(ours):.1f} ms | {percentile(ours, 0.95):.1f} ms | "
+                     f"{statistics.median(sealed):.1f} ms | {percentile(sealed, 0.95):.1f} ms | "
                      f"{statistics.median(theirs):.1f} ms | {percentile(theirs, 0.95):.1f} ms | {len(theirs)} | "
                      f"{ratio:,.1f}× |")
     lines += [
@@ -431,9 +549,10 @@ def main() -> None:
         f"- `flask audit verify` (the same walk): {report.checked:,} entries in {verify_seconds:.1f} s = "
         f"**{report.checked / verify_seconds:,.0f} entries/s**.",
     ]
-    for newest, seconds, megabytes, growth in exports:
-        lines.append(f"- Streamed CSV export of {newest:,} entries: {megabytes:.0f} MB in {seconds:.1f} s "
-                     f"({newest / seconds:,.0f} rows/s); process RSS grew by {growth:.1f} MB.")
+    for newest, reveal, seconds, megabytes, growth in exports:
+        lines.append(f"- Streamed CSV export of {newest:,} entries{'' if reveal else ', not revealed'}: "
+                     f"{megabytes:.0f} MB in {seconds:.1f} s ({newest / seconds:,.0f} rows/s); process RSS grew by "
+                     f"{growth:.1f} MB.")
     section = "\n".join(lines) + "\n"
     print("\n" + section)
     if args.write_doc:

@@ -18,7 +18,10 @@ filled with realistic rows), then, for each round, times:
 Prints medians and p95 (the slowest of few rounds) side by side, and the load average; docs/PERFORMANCE.md
 ("Backups") holds the figures of the last run. The database is dropped at the end.
 
-    python scripts/bench/backup.py [--rounds 3] [--scale 0.65] [--keep]
+    python scripts/bench/backup.py [--rounds 3] [--scale 0.65] [--keep] [--restore-only]
+
+``--restore-only`` times just the restore comparison (raw ``pg_restore``, the same with our
+flags, ours); each round's timing holds the machine-wide benchmark lock.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (first: puts the project, not this folder, on the path)
+import common  # (first: puts the project, not this folder, on the path)
 import psycopg2
 from psycopg2 import sql
 
@@ -141,6 +144,24 @@ def build(app, scale: float) -> int:
             return c.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
 
 
+def time_backups(app, work: Path, naive_file: Path, results: dict, sizes: dict) -> dict:
+    """One round of the backup methods; returns our backup's manifest (the restores' input)."""
+    from app.backups import ids, services
+
+    results.setdefault("dump_gzip", []).append(shell(f"pg_dump {BENCH_DB} | gzip -6 > {naive_file}"))
+    sizes["dump_gzip"] = naive_file.stat().st_size
+    results.setdefault("dump_raw", []).append(shell(f"pg_dump -Fc -Z0 {BENCH_DB} > /dev/null"))
+    results.setdefault("dump_zstd_cli", []).append(
+        shell(f"pg_dump -Fc -Z0 {BENCH_DB} | zstd -3 -T2 -q > {work / 'cli.zst'}"))
+    with app.app_context():
+        seconds, manifest = timed(services.write_backup, ids.new_backup_id(), "bench")
+        results.setdefault("ours", []).append(seconds)
+        sizes["ours"] = manifest["size_bytes"]
+        check, _ = timed(services.check_artifact, manifest)
+        results.setdefault("ours_verified", []).append(seconds + check)
+    return manifest
+
+
 def stats(samples: list[float]) -> str:
     return f"{statistics.median(samples):7.1f} s  {max(samples):7.1f} s"
 
@@ -150,7 +171,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=0.65, help="0.65 builds about 1 GB")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--restore-only", action="store_true",
+                        help="time only the restore comparison (raw pg_restore, with our flags, ours)")
     args = parser.parse_args()
+    loads = common.LoadRecorder()
 
     from app import create_app
     from app.backups import catalogue, ids, procedures, restore, services
@@ -176,40 +200,42 @@ def main() -> int:
         naive_file, raw_file = work / "naive.sql.gz", work / "raw.dump"
         shell(f"pg_dump -Fc -Z0 -f {raw_file} {BENCH_DB}")  # the input of the raw pg_restore (not timed)
         for round_no in range(1, args.rounds + 1):
-            print(f"Round {round_no}/{args.rounds}", flush=True)
-            results.setdefault("dump_gzip", []).append(shell(f"pg_dump {BENCH_DB} | gzip -6 > {naive_file}"))
-            sizes["dump_gzip"] = naive_file.stat().st_size
-            results.setdefault("dump_raw", []).append(shell(f"pg_dump -Fc -Z0 {BENCH_DB} > /dev/null"))
-            results.setdefault("dump_zstd_cli", []).append(
-                shell(f"pg_dump -Fc -Z0 {BENCH_DB} | zstd -3 -T2 -q > {work / 'cli.zst'}"))
-            with app.app_context():
-                seconds, manifest = timed(services.write_backup, ids.new_backup_id(), "bench")
-                results.setdefault("ours", []).append(seconds)
-                sizes["ours"] = manifest["size_bytes"]
-                check, _ = timed(services.check_artifact, manifest)
-                results.setdefault("ours_verified", []).append(seconds + check)
-
-            scratch = f"{BENCH_DB}_scratch"
-            recreate(scratch)
-            results.setdefault("restore_psql", []).append(
-                shell(f"gunzip -c {naive_file} | psql -q -v ON_ERROR_STOP=1 -o /dev/null -d {scratch}"))
-            recreate(scratch)
-            results.setdefault("restore_raw", []).append(shell(f"pg_restore -d {scratch} {raw_file}"))
-            drop(scratch)
-            results.setdefault("restore_raw_atomic", []).append(shell(
-                f"pg_restore --single-transaction --clean --if-exists --no-owner --no-privileges -d {BENCH_DB} "
-                f"{raw_file}"))
-            with app.app_context():
-                seconds, _ = timed(restore.replace_database, manifest)
-                results.setdefault("restore_ours", []).append(seconds)
-                with transaction():
-                    catalogue.upsert_backup(manifest)
-                seconds, _ = timed(procedures.restore_backup, actor, manifest["id"])
-                results.setdefault("restore_full", []).append(seconds)
+            print(f"Round {round_no}/{args.rounds} (load average {loads.sample():.1f})", flush=True)
+            if args.restore_only:  # the artifact to restore (not timed)
+                with app.app_context():
+                    manifest = services.write_backup(ids.new_backup_id(), "bench")
+            with common.bench_lock():
+                loads.sample()
+                if not args.restore_only:
+                    manifest = time_backups(app, work, naive_file, results, sizes)
+                scratch = f"{BENCH_DB}_scratch"
+                if not args.restore_only:
+                    recreate(scratch)
+                    results.setdefault("restore_psql", []).append(
+                        shell(f"gunzip -c {naive_file} | psql -q -v ON_ERROR_STOP=1 -o /dev/null -d {scratch}"))
+                recreate(scratch)
+                results.setdefault("restore_raw", []).append(shell(f"pg_restore -d {scratch} {raw_file}"))
+                drop(scratch)
+                results.setdefault("restore_raw_atomic", []).append(shell(
+                    f"pg_restore --single-transaction --clean --if-exists --no-owner --no-privileges -d {BENCH_DB} "
+                    f"{raw_file}"))
+                with app.app_context():
+                    seconds, _ = timed(restore.replace_database, manifest)
+                    results.setdefault("restore_ours", []).append(seconds)
+                    if not args.restore_only:
+                        with transaction():
+                            catalogue.upsert_backup(manifest)
+                        seconds, _ = timed(procedures.restore_backup, actor, manifest["id"])
+                        results.setdefault("restore_full", []).append(seconds)
+                loads.sample()
+            print(f"  restore: raw {results['restore_raw'][-1]:.1f} s, raw with our flags "
+                  f"{results['restore_raw_atomic'][-1]:.1f} s, ours {results['restore_ours'][-1]:.1f} s "
+                  f"(load average {loads.samples[-1]:.1f})", flush=True)
             for path in (work / "backups").glob("*"):
                 if path.is_file():
                     path.unlink()
         report(results, sizes, size, args.rounds)
+        print(f"1-minute load average while timing: {loads.summary()}")
     finally:
         if not args.keep:
             with app.app_context():
@@ -223,6 +249,17 @@ def main() -> int:
 
 def report(results: dict[str, list[float]], sizes: dict[str, int], db_size: int, rounds: int) -> None:
     med = {k: statistics.median(v) for k, v in results.items()}
+    if "ours" not in results:  # --restore-only
+        print(f"\nRestores of a {db_size / 1e9:.2f} GB database, {rounds} rounds (median, p95 = slowest round)")
+        for label, key in (("pg_restore of a -Fc -Z0 file (raw, into an empty database)", "restore_raw"),
+                           ("pg_restore -1 --clean of that file over the live data", "restore_raw_atomic"),
+                           ("ours: decode | pg_restore --single-transaction --clean, checked", "restore_ours")):
+            print(f"restore  {label:<66} {stats(results[key])}")
+        print(f"\n  our restore vs pg_restore: {med['restore_ours'] / med['restore_raw']:.2f}x (target <= 1.1x); "
+              f"vs pg_restore -1 --clean: {med['restore_ours'] / med['restore_raw_atomic']:.2f}x (the same work)")
+        ratios = [o / r for o, r in zip(results["restore_ours"], results["restore_raw"], strict=True)]
+        print(f"  per round (ours / raw, same round): {', '.join(f'{x:.2f}' for x in ratios)}")
+        return
     print(f"\nBackups of a {db_size / 1e9:.2f} GB database, {rounds} rounds (median, p95 = slowest round)")
     rows = [
         ("backup", "pg_dump | gzip -6 (old scripts)", "dump_gzip", sizes.get("dump_gzip")),

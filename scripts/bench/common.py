@@ -105,3 +105,45 @@ def bench_lock():
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LoadRecorder:
+    """The 1-minute load average, sampled at the start and end of each timed phase."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    def sample(self) -> float:
+        self.samples.append(os.getloadavg()[0])
+        return self.samples[-1]
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "not sampled"
+        low, high = min(self.samples), max(self.samples)
+        return f"{low:.1f} to {high:.1f} (median {statistics.median(self.samples):.1f})"
+
+
+@contextmanager
+def unrevealed():
+    """The pages as they would be if they did not reveal: sealed values shown as stored, no key
+    read (only to measure what revealing costs, in the same run and at the same load)."""
+    from app.personal_data import vault
+
+    names = ("reveal", "reveal_text", "reveal_json")
+    saved = {name: getattr(vault.Opener, name) for name in names}
+    for name in names:
+        setattr(vault.Opener, name, lambda _self, value: value)
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(vault.Opener, name, method)
+
+
+def raise_page_limit() -> None:
+    """One benchmark user makes hundreds of requests a minute: raise the per-user page limit so
+    that it never refuses one (the check itself, its round trip and headers, is unchanged)."""
+    from app.security import ratelimits
+
+    object.__setattr__(ratelimits.PAGES_PER_USER, "limit", "1000000 per minute")
