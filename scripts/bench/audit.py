@@ -42,6 +42,7 @@ from common import (  # noqa: E402  (first: puts the project on the path)
     LoadRecorder,
     bench_lock,
     raise_page_limit,
+    replace_section,
     unrevealed,
 )
 from flask_migrate import upgrade  # noqa: E402
@@ -397,15 +398,6 @@ def check_revealed(client) -> None:
         f"{len(newest)} actors of the first page; no sealed text shown")
 
 
-def write_doc(path: Path, section: str) -> None:
-    text_ = path.read_text() if path.exists() else "# Performance\n"
-    start = text_.find("## Audit log")
-    if start == -1:
-        text_ = text_.rstrip("\n") + "\n\n" + section
-    else:
-        end = text_.find("\n## ", start + 1)
-        text_ = text_[:start] + section + ("" if end == -1 else "\n" + text_[end + 1:])
-    path.write_text(text_.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -556,7 +548,7 @@ def main() -> None:
     section = "\n".join(lines) + "\n"
     print("\n" + section)
     if args.write_doc:
-        write_doc(args.write_doc, section)
+        replace_section(args.write_doc, "Audit log", section)
 
 
 if __name__ == "__main__":

@@ -147,3 +147,16 @@ def raise_page_limit() -> None:
     from app.security import ratelimits
 
     object.__setattr__(ratelimits.PAGES_PER_USER, "limit", "1000000 per minute")
+
+
+def replace_section(path: Path, heading: str, section: str) -> None:
+    """Put ``section`` (which starts with ``## heading``) in place of the file's section of that
+    heading, up to the next ``## `` heading, or at the file's end when it has none yet."""
+    text_ = path.read_text() if path.exists() else "# Performance\n"
+    start = text_.find(f"\n## {heading}\n")
+    if start == -1:
+        text_ = text_.rstrip("\n") + "\n\n" + section
+    else:
+        end = text_.find("\n## ", start + 1)
+        text_ = text_[:start + 1] + section + ("" if end == -1 else "\n" + text_[end + 1:])
+    path.write_text(text_.rstrip("\n") + "\n")

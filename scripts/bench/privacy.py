@@ -45,7 +45,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, bench_database, bench_lock, make_app, percentile  # noqa: E402  (first: it sets the path)
+from common import ROOT, bench_database, bench_lock, make_app, percentile, replace_section  # noqa: E402  (first: it sets the path)
 from sqlalchemy import text  # noqa: E402
 
 from app.database import transaction  # noqa: E402
@@ -268,16 +268,6 @@ def verify_with_cli(app) -> str:
 
 # --- the report -----------------------------------------------------------------------------------
 
-def write_doc(path: Path, section: str) -> None:
-    """Put ``section`` in place of the file's "## Privacy" section (or at its end)."""
-    text_ = path.read_text() if path.exists() else "# Performance\n"
-    start = text_.find("\n## Privacy\n")
-    if start == -1:
-        text_ = text_.rstrip("\n") + "\n\n" + section
-    else:
-        end = text_.find("\n## ", start + 1)
-        text_ = text_[:start + 1] + section + ("" if end == -1 else "\n" + text_[end + 1:])
-    path.write_text(text_.rstrip("\n") + "\n")
 
 
 def _load(s: dict) -> str:
@@ -445,7 +435,7 @@ def main() -> None:
     section = report(results, args)
     print("\n" + section)
     if args.write_doc:
-        write_doc(args.write_doc, section)
+        replace_section(args.write_doc, "Privacy", section)
 
 
 if __name__ == "__main__":
