@@ -20,10 +20,13 @@ def init_app(app: Flask) -> None:
     from app.analytics import hooks, milestones, routes  # noqa: F401  (routes add to bp)
     from app.analytics.buffer import DatabaseSink, EventBuffer, StreamSink
     from app.analytics.ingest import write_events
+    from app.analytics.visitors import on_key_destroyed
+    from app.personal_data import ledger
 
     app.register_blueprint(bp)
     hooks.init_app(app)
     milestones.subscribe(app)
+    ledger.on_destroy_key(on_key_destroyed)  # in the erasure's transaction, not after it
     url = app.config.get("REDIS_URL")
     sink = StreamSink(url, app.config["ANALYTICS_STREAM"]) if url else DatabaseSink(app, write_events)
     # Tests flush by hand (a flusher thread would share their one connection); a served test app sets it True.

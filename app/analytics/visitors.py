@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.analytics.models import VISITOR_BYTES, AnalyticsSalt
+from app.analytics.models import VISITOR_BYTES, AnalyticsEvent, AnalyticsSalt
 from app.extensions import db
 
 _lock = threading.Lock()
@@ -63,9 +63,33 @@ def salt_for(day: date) -> bytes:
     return salt
 
 
+def _keyed(salt: bytes, user_id: int) -> bytes:
+    return hmac.new(salt, f"user:{int(user_id)}".encode(), hashlib.sha256).digest()[:VISITOR_BYTES]
+
+
 def visitor_id(user_id: int, day: date) -> bytes:
     """The pseudonymous id of account ``user_id`` on local ``day`` (16 bytes)."""
-    return hmac.new(salt_for(day), f"user:{int(user_id)}".encode(), hashlib.sha256).digest()[:VISITOR_BYTES]
+    return _keyed(salt_for(day), user_id)
+
+
+def forget_account(user_id: int) -> int:
+    """Delete account ``user_id``'s raw events of every day whose salt still exists (today's, and
+    yesterday's until the purge ran), on the caller's transaction; returns how many.
+
+    Those are the only events that can still be linked to the account: for every other day the
+    salt is gone. Creates no salt. The daily rollup keeps its counts (they name nobody).
+    """
+    deleted = 0
+    for day, salt in db.session.execute(select(AnalyticsSalt.day, AnalyticsSalt.salt)).all():
+        deleted += db.session.execute(delete(AnalyticsEvent).where(
+            AnalyticsEvent.day == day, AnalyticsEvent.visitor == _keyed(bytes(salt), user_id))).rowcount or 0
+    return deleted
+
+
+def on_key_destroyed(kind: str, ref_id: int) -> None:
+    """Registered with the erasure ledger: an erased account's linkable events go with its key."""
+    if kind == "user":
+        forget_account(ref_id)
 
 
 def delete_salts_before(day: date) -> int:

@@ -47,7 +47,8 @@ class Category:
 
     ``retention_setting`` names the typed system setting (days) that bounds it, with the
     default ``retention_days``; ``erasable`` is False where a law requires keeping it (the
-    record is then kept and its subject pseudonymised, never deleted).
+    record is then kept and its subject pseudonymised, never deleted). ``on_erasure`` says
+    what an erasure does where "erased" alone would not be the whole truth.
     """
 
     key: str
@@ -59,6 +60,7 @@ class Category:
     retention_days: int
     erasable: bool
     recipients: object
+    on_erasure: object = None
 
 
 PURPOSES: tuple[Purpose, ...] = (
@@ -102,8 +104,10 @@ CATEGORIES: tuple[Category, ...] = (
              _l("Page (its route, never the address), named action, role, time, and a visitor id that is a keyed "
                 "hash changing every day: no name, e-mail, IP address or browser. Daily counts are kept longer."),
              ("analytics_events", "analytics_daily"), ("analytics",),
-             "analytics_raw_days", 90, False,
-             _l("None: first-party only, no third party receives it.")),
+             "analytics_raw_days", 90, True,
+             _l("None: first-party only, no third party receives it."),
+             _l("Today's events of the person's account are deleted; older events cannot be linked to anyone "
+                "(their day's salt is deleted once the day is over). Daily counts name nobody and stay.")),
 )
 
 

@@ -19,7 +19,9 @@ from app.personal_data import vault
 from app.personal_data.models import DataSubject, ErasureRecord
 
 Eraser = Callable[[int], None]
+KeyDestroyed = Callable[[str, int], None]
 _ERASERS: dict[str, Eraser] = {}
+_ON_DESTROY: list[KeyDestroyed] = []
 
 
 def is_erased(kind: str, ref_id: int) -> bool:
@@ -35,6 +37,14 @@ def on_erase(kind: str, eraser: Eraser) -> None:
     _ERASERS[kind] = eraser
 
 
+def on_destroy_key(callback: KeyDestroyed) -> None:
+    """Register ``callback(kind, ref_id)``, run in the erasure's own transaction whenever a key is
+    destroyed: what else must go with the person (e.g. their analytics events that can still be
+    linked to them). Registering the same function twice has no effect."""
+    if callback not in _ON_DESTROY:
+        _ON_DESTROY.append(callback)
+
+
 def destroy_key(kind: str, ref_id: int, *, request_ref: str | None = None) -> ErasureRecord:
     """Destroy a subject's key and record the erasure in the ledger (in the caller's transaction)."""
     subject_id, _cipher_unused = vault.subject(kind, ref_id)
@@ -44,6 +54,8 @@ def destroy_key(kind: str, ref_id: int, *, request_ref: str | None = None) -> Er
                            request_ref=request_ref)
     db.session.add(record)
     db.session.flush()
+    for callback in _ON_DESTROY:
+        callback(kind, ref_id)
     vault.forget_keys()
     return record
 

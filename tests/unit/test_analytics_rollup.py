@@ -112,3 +112,22 @@ def test_a_restore_deletes_the_salts_of_past_days_it_brought_back(app, db):
     db.session.commit()
     assert events.send(app, events.backup_restored, backup_id="20260101T000000Z-abcdef", actor_id=None) == 0
     assert db.session.scalars(select(AnalyticsSalt.day)).all() == [today]
+
+
+def test_erasing_an_account_deletes_the_events_that_can_still_be_linked_to_it(app, db, consenting, client_for,
+                                                                             make_user):
+    from app.privacy import erasure
+
+    erased, other = consenting(), consenting()
+    for user in (erased, other):
+        client_for(user).get("/account")
+    today = local_day(utcnow())
+    last_week = today - timedelta(days=7)  # its salt is gone: nobody can tell whose these are
+    write_events(db.session, [event(last_week, visitor=7), event(last_week, visitor=8)])
+    assert len(flushed(app, db)) == 4
+    erasure.erase_user(Actor.for_user(make_user(Role.SUPERADMIN)), erased)
+    db.session.commit()
+    left = db.session.execute(select(AnalyticsEvent.day, AnalyticsEvent.visitor)).all()
+    assert sorted(left) == sorted([(today, visitor_id(other.id, today)),
+                                   (last_week, bytes.fromhex(f"{7:032x}")), (last_week, bytes.fromhex(f"{8:032x}"))])
+    assert db.session.scalars(select(AnalyticsSalt.day)).all() == [today]  # no salt was made for the past
