@@ -8,6 +8,8 @@ display time zone. Templates use the filters registered here:
   ``title`` hold the exact ISO 8601 value; ``|clock`` for the time of day only;
 - ``day|day("medium")``: a calendar date, the same way;
 - ``n|count``: a whole number with the locale's thousands separators; ``x|decimal`` a decimal one;
+- ``ratio|percent``: a share (0.5 -> ``50%``, one decimal); ``seconds|duration``: a rounded
+  duration in words (``3 hours`` / ``3 jam``);
 - ``*_text`` variants give plain text for attributes, SVG titles and flash messages.
 
 A unit test (tests/unit/test_formatting.py) keeps other formatting out of the templates.
@@ -16,12 +18,21 @@ A unit test (tests/unit/test_formatting.py) keeps other formatting out of the te
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from babel import Locale
 from babel.numbers import format_currency
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, get_timezone
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_time,
+    format_timedelta,
+    get_locale,
+    get_timezone,
+)
 from markupsafe import Markup
 
 
@@ -112,9 +123,20 @@ def decimal_text(value: float) -> str:
     return format_decimal(value)
 
 
+def percent(ratio: float | None) -> str:
+    """A share as a percentage with at most one decimal (empty when unknown)."""
+    return "" if ratio is None else format_percent(ratio, "#,##0.#%")
+
+
+def duration(seconds: float | None) -> str:
+    """A duration in seconds as rounded words (``3 hours``), empty when unknown."""
+    return "" if seconds is None else format_timedelta(timedelta(seconds=seconds), threshold=1.1)
+
+
 FILTERS = {
     "money": money, "money_text": money_text, "when": when, "when_text": when_text, "clock": clock,
     "clock_text": clock_text, "day": day, "day_text": day_text, "count": count, "decimal": decimal_text, "iso": iso,
+    "percent": percent, "duration": duration,
 }
 
 
