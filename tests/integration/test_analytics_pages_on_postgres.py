@@ -47,8 +47,8 @@ def test_the_platform_rollup_on_postgres(app, db, today, make_institution, make_
     for days_ago in range(6):
         rollup_platform_day(today - timedelta(days=days_ago))
     db.session.commit()
-    assert db.session.scalar(select(PlatformDaily.volume_idr).where(PlatformDaily.day == today,
-                                                                    PlatformDaily.institution_id == bank.id)) == 7 * 10**9
+    volume = select(PlatformDaily.volume_idr).where(PlatformDaily.day == today, PlatformDaily.institution_id == bank.id)
+    assert db.session.scalar(volume) == 7 * 10**9
     client = client_for(make_user(Role.SUPERADMIN))
     [row] = [r for r in rows_of(client.get("/analytics/platform?range=30&format=csv"))[1:] if r[0] == str(bank.id)]
     assert row[2:5] == ["2", "7000000000", "5"]
