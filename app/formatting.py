@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_group_symbol
+from babel.numbers import format_decimal as format_decimal_babel
 from flask import Flask
 from flask_babel import (
     format_date,
@@ -40,16 +42,42 @@ def _locale() -> Locale:
     return get_locale() or Locale.parse("en")
 
 
-def money_text(amount: int | None) -> str:
-    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
-    if amount is None:
-        return ""
-    locale = _locale()
+def _babel_money_text(amount: int, locale: Locale) -> str:
     pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
     text = format_currency(amount, "IDR", format=pattern, locale=locale, currency_digits=False)
     # A letter code ("IDR") is set apart from the digits; no space may break the amount.
     text = re.sub(r"^([A-Z]{3})(?=[\d-])", "\\1\u00a0", text)
     return text.replace(" ", "\u00a0")
+
+
+@lru_cache(maxsize=32)
+def _money_shape(locale_name: str) -> tuple[tuple[str, str], tuple[str, str], str] | None:
+    """The text around the digits of a positive and a negative amount, and the grouping symbol, as
+    babel writes them in ``locale_name`` (None when its digits are not grouped by threes)."""
+    locale = Locale.parse(locale_name)
+    group = get_group_symbol(locale)
+    shapes = []
+    for sample in (1234567, -1234567):
+        text = _babel_money_text(sample, locale)
+        digits = f"1{group}234{group}567"
+        if text.count(digits) != 1:
+            return None
+        before, after = text.split(digits)
+        shapes.append((before, after))
+    return shapes[0], shapes[1], group
+
+
+def money_text(amount: int | None) -> str:
+    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
+    if amount is None:
+        return ""
+    locale = _locale()
+    shape = _money_shape(str(locale)) if isinstance(amount, int) else None
+    if shape is None:
+        return _babel_money_text(amount, locale)
+    (before, after), (neg_before, neg_after), group = shape
+    digits = f"{abs(amount):,}".replace(",", group)  # babel's own text, built once per locale (a list formats many)
+    return f"{before}{digits}{after}" if amount >= 0 else f"{neg_before}{digits}{neg_after}"
 
 
 def money(amount: int | None) -> Markup:
@@ -90,7 +118,16 @@ def clock_text(moment: datetime | None, style: str = "short") -> str:
 
 def day_text(day: date | None, style: str = "medium") -> str:
     """A calendar date (a ``date``, or the display-zone day of a ``datetime``)."""
-    return "" if day is None else format_date(day, style)
+    if day is None:
+        return ""
+    if not isinstance(day, datetime):  # a calendar day reads the same in every zone: remembered per locale
+        return _day_text(day, style, str(_locale()))
+    return format_date(day, style)
+
+
+@lru_cache(maxsize=8192)
+def _day_text(day: date, style: str, _locale_name: str) -> str:
+    return format_date(day, style)
 
 
 def _time_tag(moment, text: str) -> Markup:
@@ -115,7 +152,21 @@ def day(value: date | None, style: str = "medium") -> Markup:
 
 def count(n: int | float | None) -> str:
     """A count with the locale's thousands separators (``12,345`` / ``12.345``)."""
-    return "" if n is None else format_decimal(n)
+    if n is None:
+        return ""
+    if isinstance(n, int) and not isinstance(n, bool):
+        group = _group_of(str(_locale()))
+        if group is not None:  # babel's grouping by threes, without parsing its pattern on every number
+            return f"{n:,}".replace(",", group)
+    return format_decimal(n)
+
+
+@lru_cache(maxsize=32)
+def _group_of(locale_name: str) -> str | None:
+    """The grouping symbol of ``locale_name`` when babel groups whole numbers by threes, else None."""
+    locale = Locale.parse(locale_name)
+    group = get_group_symbol(locale)
+    return group if format_decimal_babel(-1234567, locale=locale) == f"-1{group}234{group}567" else None
 
 
 def decimal_text(value: float) -> str:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app.analytics import histogram
 from app.analytics.catalogue import BY_NAME, ROLES, Kind
@@ -34,6 +34,22 @@ COHORT_WEEKS = 13  # weeks 0..12 after joining
 
 def _in(model, period: Period):
     return (model.day >= period.first, model.day <= period.last)
+
+
+def _percentiles(model, key, counted, period: Period, percents: tuple[int, ...],
+                 where=()) -> dict[object, list[float | None]]:
+    """Per ``key``: the nearest-rank percentiles (whole ``percents``) of the histogram rows of ``model``
+    in the period, worked out in the database (a row per key, not per bucket)."""
+    summed = (select(key.label("key"), model.bucket.label("bucket"), func.sum(counted).label("n"))
+              .where(*_in(model, period), *where).group_by(key, model.bucket).subquery())
+    running = select(summed.c.key, summed.c.bucket,
+                     func.sum(summed.c.n).over(partition_by=summed.c.key, order_by=summed.c.bucket).label("seen"),
+                     func.sum(summed.c.n).over(partition_by=summed.c.key).label("total")).subquery()
+    # the first bucket whose running count reaches p % of the total (seen >= ceil(p * total) for whole counts)
+    picks = [func.min(case((running.c.seen * 100 >= percent * running.c.total, running.c.bucket)))
+             for percent in percents]
+    return {row[0]: [None if b is None else histogram.value_of(int(b)) for b in row[1:]]
+            for row in db.session.execute(select(running.c.key, *picks).group_by(running.c.key))}
 
 
 @dataclass(frozen=True)
@@ -89,17 +105,17 @@ def funnel(period: Period) -> list[FunnelStep]:
     counts = dict(db.session.execute(
         select(AnalyticsDaily.name, func.sum(AnalyticsDaily.events))
         .where(AnalyticsDaily.name.in_(FUNNEL), *_in(AnalyticsDaily, period)).group_by(AnalyticsDaily.name)).all())
-    histograms: dict[str, dict[int, int]] = defaultdict(dict)
-    for name, bucket, events in db.session.execute(
-            select(AnalyticsDuration.name, AnalyticsDuration.bucket, func.sum(AnalyticsDuration.events))
-            .where(AnalyticsDuration.name.in_(FUNNEL), *_in(AnalyticsDuration, period))
-            .group_by(AnalyticsDuration.name, AnalyticsDuration.bucket)):
-        histograms[name][bucket] = int(events)
+    medians = _percentiles(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period, (50,),
+                           (AnalyticsDuration.name.in_(FUNNEL),))
+    timed = dict(db.session.execute(
+        select(AnalyticsDuration.name, func.sum(AnalyticsDuration.events))
+        .where(AnalyticsDuration.name.in_(FUNNEL), *_in(AnalyticsDuration, period))
+        .group_by(AnalyticsDuration.name)).all())
     steps, previous = [], None
     for name in FUNNEL:
         count = int(counts.get(name) or 0)
         steps.append(FunnelStep(name, count, count / previous if previous else None,
-                                histogram.percentile(histograms[name], 0.5), sum(histograms[name].values())))
+                                medians.get(name, [None])[0], int(timed.get(name) or 0)))
         previous = count
     return steps
 
@@ -154,37 +170,37 @@ def _names() -> dict[int, str]:
     return dict(db.session.execute(select(Institution.id, Institution.name)).all())
 
 
-def platform(period: Period, interval: str) -> tuple[list[InstitutionFigures], list[tuple[date, int, int]],
-                                                     list[tuple[date, int, int, int]]]:
-    """Per institution: payments, volume, decided approvals and turnaround p50/p95; totals per
-    interval (start, count, volume); and per interval and institution (start, id, count, volume)."""
-    per_institution: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+def platform(period: Period, interval: str) -> tuple[list[InstitutionFigures], list[tuple[date, int, int]]]:
+    """Per institution: payments, volume, decided approvals and turnaround p50/p95; and the totals
+    of all institutions per interval (its first day, payments, volume)."""
+    sums = db.session.execute(
+        select(PlatformDaily.institution_id, func.sum(PlatformDaily.transactions), func.sum(PlatformDaily.volume_idr),
+               func.sum(PlatformDaily.approvals_decided))
+        .where(*_in(PlatformDaily, period)).group_by(PlatformDaily.institution_id)).all()
     per_interval: dict[date, list[int]] = {interval_start(d, interval): [0, 0] for d in period.days}
-    long_form: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0])
-    for day, inst, count, volume, approvals in db.session.execute(
+    for day, count, volume in db.session.execute(
+            select(PlatformDaily.day, func.sum(PlatformDaily.transactions), func.sum(PlatformDaily.volume_idr))
+            .where(*_in(PlatformDaily, period)).group_by(PlatformDaily.day)):
+        figures = per_interval[interval_start(day, interval)]
+        figures[0] += int(count)
+        figures[1] += int(volume)
+    turnaround = _percentiles(PlatformTurnaround, PlatformTurnaround.institution_id, PlatformTurnaround.approvals,
+                              period, (50, 95))
+    names = _names()
+    rows = [InstitutionFigures(inst, names.get(inst, ""), int(count), int(volume), int(approvals),
+                               *turnaround.get(inst, [None, None]))
+            for inst, count, volume, approvals in sums]
+    rows.sort(key=lambda r: (-r.volume_idr, r.name, r.institution_id))
+    return rows, [(start, values[0], values[1]) for start, values in sorted(per_interval.items())]
+
+
+def platform_detail(period: Period, interval: str) -> list[tuple[date, int, int, int]]:
+    """Per interval and institution: (first day, institution id, payments, volume), for the CSV."""
+    detail: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0])
+    for day, inst, count, volume in db.session.execute(
             select(PlatformDaily.day, PlatformDaily.institution_id, PlatformDaily.transactions,
-                   PlatformDaily.volume_idr, PlatformDaily.approvals_decided).where(*_in(PlatformDaily, period))):
-        figures = per_institution[inst]
+                   PlatformDaily.volume_idr).where(*_in(PlatformDaily, period))):
+        figures = detail[(interval_start(day, interval), inst)]
         figures[0] += count
         figures[1] += volume
-        figures[2] += approvals
-        start = interval_start(day, interval)
-        per_interval[start][0] += count
-        per_interval[start][1] += volume
-        long_form[(start, inst)][0] += count
-        long_form[(start, inst)][1] += volume
-    histograms: dict[int, dict[int, int]] = defaultdict(dict)
-    for inst, bucket, approvals in db.session.execute(
-            select(PlatformTurnaround.institution_id, PlatformTurnaround.bucket, func.sum(PlatformTurnaround.approvals))
-            .where(*_in(PlatformTurnaround, period))
-            .group_by(PlatformTurnaround.institution_id, PlatformTurnaround.bucket)):
-        histograms[inst][bucket] = int(approvals)
-    names = _names()
-    rows = [InstitutionFigures(inst, names.get(inst, ""), figures[0], figures[1], figures[2],
-                               histogram.percentile(histograms[inst], 0.5),
-                               histogram.percentile(histograms[inst], 0.95))
-            for inst, figures in per_institution.items()]
-    rows.sort(key=lambda r: (-r.volume_idr, r.name, r.institution_id))
-    totals = [(start, values[0], values[1]) for start, values in sorted(per_interval.items())]
-    detail = [(start, inst, values[0], values[1]) for (start, inst), values in sorted(long_form.items())]
-    return rows, totals, detail
+    return [(start, inst, values[0], values[1]) for (start, inst), values in sorted(detail.items())]

@@ -111,7 +111,7 @@ def retention():
 @requires(Permission.VIEW_ANALYTICS)
 def platform():
     choice = _choice()
-    institutions, totals, detail = queries.platform(choice.period, choice.interval)
+    institutions, totals = queries.platform(choice.period, choice.interval)
     if wants_csv():
         name = f"{_name(choice.period)}"
         if _table("institutions", "volume") == "institutions":
@@ -126,6 +126,6 @@ def platform():
                             [f"{choice.interval}_starting", "institution_id", "institution", "transactions",
                              "volume_idr"],
                             [(start.isoformat(), inst or None, names.get(inst, ""), count, volume)
-                             for start, inst, count, volume in detail])
+                             for start, inst, count, volume in queries.platform_detail(choice.period, choice.interval)])
     chart = charts.chart([start for start, _c, _v in totals], [count for _s, count, _v in totals])
     return _page("insights/platform.html", choice, institutions=institutions, totals=totals, chart=chart)

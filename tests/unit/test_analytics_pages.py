@@ -232,3 +232,25 @@ def test_active_week_is_recorded_once_a_week_at_sign_in_for_consenting_accounts(
     login_as(other)
     assert [e for e in flushed(app, db) if e.name == "active_week"] == events
     assert db.session.get(AnalyticsActiveWeek, other.id) is None
+
+
+def test_the_percentiles_worked_out_in_the_database_equal_the_histograms_own(app, db, today):
+    from app.insights.queries import _percentiles
+    from app.insights.ranges import last_days
+
+    rng = random.Random(3)
+    expected = {}
+    for inst in (1, 2, 3):
+        counts: dict[int, int] = {}
+        for offset in range(5):
+            for bucket in rng.sample(range(0, 300), 20):
+                n = rng.randrange(1, 50)
+                db.session.add(PlatformTurnaround(day=today - timedelta(days=offset), institution_id=inst,
+                                                  bucket=bucket, approvals=n))
+                counts[bucket] = counts.get(bucket, 0) + n
+        expected[inst] = [histogram.percentile(counts, 0.5), histogram.percentile(counts, 0.95),
+                          histogram.percentile(counts, 1.0)]
+    db.session.flush()
+    found = _percentiles(PlatformTurnaround, PlatformTurnaround.institution_id, PlatformTurnaround.approvals,
+                         last_days(7, today), (50, 95, 100))
+    assert found == expected
