@@ -1,4 +1,4 @@
-"""Rollups for the analytics pages: day totals, milestone durations, retention cohorts, the last
+"""Rollups for the analytics pages (and an index on analytics_daily by name and day): day totals, milestone durations, retention cohorts, the last
 active week per account, and per-institution platform figures (payments, approval turnaround).
 
 Revision ID: 0013_analytics_pages
@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade():
+    op.create_index("ix_analytics_daily_name_day", "analytics_daily", ["name", "day"], unique=False,
+                    postgresql_include=["path", "role", "events", "visitors"])
     op.create_table(
         "analytics_day_totals",
         sa.Column("day", sa.Date(), nullable=False),
@@ -75,3 +77,4 @@ def downgrade():
     op.drop_table("analytics_cohort_weeks")
     op.drop_table("analytics_durations")
     op.drop_table("analytics_day_totals")
+    op.drop_index("ix_analytics_daily_name_day", table_name="analytics_daily")
