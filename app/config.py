@@ -177,9 +177,6 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "JOBS_BACKEND": jobs_backend,
         "JOBS_QUEUE": env.get("JOBS_QUEUE", "saintara").strip() or "saintara",
         "ANALYTICS_STREAM": env.get("ANALYTICS_STREAM", "").strip() or "saintara:analytics:events",  # ANALYTICS.md
-        # Each process's flusher thread (default: on, except in an app under test, which flushes by hand).
-        **({"ANALYTICS_BACKGROUND_FLUSH": _flag(env["ANALYTICS_BACKGROUND_FLUSH"])}
-           if env.get("ANALYTICS_BACKGROUND_FLUSH", "").strip() else {}),
         **_backup_settings(env, instance_path, backup_keys),
         **_observability_settings(env, app_env),
         # Links in e-mails (invitations, password resets) and the WebAuthn origin. Set it in

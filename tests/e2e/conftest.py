@@ -68,7 +68,6 @@ def live_env(tmp_path_factory, smtp_server) -> dict:
         "SMTP_PORT": str(smtp_server.port),
         "SMTP_STARTTLS": "0",
         "MAIL_FROM": "Saintara Admin <portal@e2e.saintara.id>",
-        "ANALYTICS_BACKGROUND_FLUSH": "1",  # the served app writes its analytics events to the stream as in production
     }
     yield env
     drop_database(database_url)
