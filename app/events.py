@@ -38,6 +38,7 @@ invitation_sent = _signals.signal("invitation-sent")  # user_id (the invited acc
 invitation_accepted = _signals.signal("invitation-accepted")  # user_id
 second_factor_added = _signals.signal("second-factor-added")  # user_id, method ("totp" or "passkey")
 backup_restored = _signals.signal("backup-restored")  # backup_id, actor_id
+signed_in = _signals.signal("signed-in")  # user_id
 consent_changed = _signals.signal("consent-changed")  # subject_kind, subject_id, purpose, granted
 
 

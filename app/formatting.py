@@ -8,6 +8,8 @@ display time zone. Templates use the filters registered here:
   ``title`` hold the exact ISO 8601 value; ``|clock`` for the time of day only;
 - ``day|day("medium")``: a calendar date, the same way;
 - ``n|count``: a whole number with the locale's thousands separators; ``x|decimal`` a decimal one;
+- ``ratio|percent``: a share (0.5 -> ``50%``, one decimal); ``seconds|duration``: a rounded
+  duration in words (``3 hours`` / ``3 jam``);
 - ``*_text`` variants give plain text for attributes, SVG titles and flash messages.
 
 A unit test (tests/unit/test_formatting.py) keeps other formatting out of the templates.
@@ -16,12 +18,23 @@ A unit test (tests/unit/test_formatting.py) keeps other formatting out of the te
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_group_symbol
+from babel.numbers import format_decimal as format_decimal_babel
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, get_timezone
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_time,
+    format_timedelta,
+    get_locale,
+    get_timezone,
+)
 from markupsafe import Markup
 
 
@@ -29,16 +42,42 @@ def _locale() -> Locale:
     return get_locale() or Locale.parse("en")
 
 
-def money_text(amount: int | None) -> str:
-    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
-    if amount is None:
-        return ""
-    locale = _locale()
+def _babel_money_text(amount: int, locale: Locale) -> str:
     pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
     text = format_currency(amount, "IDR", format=pattern, locale=locale, currency_digits=False)
     # A letter code ("IDR") is set apart from the digits; no space may break the amount.
     text = re.sub(r"^([A-Z]{3})(?=[\d-])", "\\1\u00a0", text)
     return text.replace(" ", "\u00a0")
+
+
+@lru_cache(maxsize=32)
+def _money_shape(locale_name: str) -> tuple[tuple[str, str], tuple[str, str], str] | None:
+    """The text around the digits of a positive and a negative amount, and the grouping symbol, as
+    babel writes them in ``locale_name`` (None when its digits are not grouped by threes)."""
+    locale = Locale.parse(locale_name)
+    group = get_group_symbol(locale)
+    shapes = []
+    for sample in (1234567, -1234567):
+        text = _babel_money_text(sample, locale)
+        digits = f"1{group}234{group}567"
+        if text.count(digits) != 1:
+            return None
+        before, after = text.split(digits)
+        shapes.append((before, after))
+    return shapes[0], shapes[1], group
+
+
+def money_text(amount: int | None) -> str:
+    """Whole rupiah in the current locale's currency pattern (``Rp1.500.000`` in Indonesian)."""
+    if amount is None:
+        return ""
+    locale = _locale()
+    shape = _money_shape(str(locale)) if isinstance(amount, int) else None
+    if shape is None:
+        return _babel_money_text(amount, locale)
+    (before, after), (neg_before, neg_after), group = shape
+    digits = f"{abs(amount):,}".replace(",", group)  # babel's own text, built once per locale (a list formats many)
+    return f"{before}{digits}{after}" if amount >= 0 else f"{neg_before}{digits}{neg_after}"
 
 
 def money(amount: int | None) -> Markup:
@@ -79,7 +118,16 @@ def clock_text(moment: datetime | None, style: str = "short") -> str:
 
 def day_text(day: date | None, style: str = "medium") -> str:
     """A calendar date (a ``date``, or the display-zone day of a ``datetime``)."""
-    return "" if day is None else format_date(day, style)
+    if day is None:
+        return ""
+    if not isinstance(day, datetime):  # a calendar day reads the same in every zone: remembered per locale
+        return _day_text(day, style, str(_locale()))
+    return format_date(day, style)
+
+
+@lru_cache(maxsize=8192)
+def _day_text(day: date, style: str, _locale_name: str) -> str:
+    return format_date(day, style)
 
 
 def _time_tag(moment, text: str) -> Markup:
@@ -104,7 +152,21 @@ def day(value: date | None, style: str = "medium") -> Markup:
 
 def count(n: int | float | None) -> str:
     """A count with the locale's thousands separators (``12,345`` / ``12.345``)."""
-    return "" if n is None else format_decimal(n)
+    if n is None:
+        return ""
+    if isinstance(n, int) and not isinstance(n, bool):
+        group = _group_of(str(_locale()))
+        if group is not None:  # babel's grouping by threes, without parsing its pattern on every number
+            return f"{n:,}".replace(",", group)
+    return format_decimal(n)
+
+
+@lru_cache(maxsize=32)
+def _group_of(locale_name: str) -> str | None:
+    """The grouping symbol of ``locale_name`` when babel groups whole numbers by threes, else None."""
+    locale = Locale.parse(locale_name)
+    group = get_group_symbol(locale)
+    return group if format_decimal_babel(-1234567, locale=locale) == f"-1{group}234{group}567" else None
 
 
 def decimal_text(value: float) -> str:
@@ -112,9 +174,20 @@ def decimal_text(value: float) -> str:
     return format_decimal(value)
 
 
+def percent(ratio: float | None) -> str:
+    """A share as a percentage with at most one decimal (empty when unknown)."""
+    return "" if ratio is None else format_percent(ratio, "#,##0.#%")
+
+
+def duration(seconds: float | None) -> str:
+    """A duration in seconds as rounded words (``3 hours``), empty when unknown."""
+    return "" if seconds is None else format_timedelta(timedelta(seconds=seconds), threshold=1.1)
+
+
 FILTERS = {
     "money": money, "money_text": money_text, "when": when, "when_text": when_text, "clock": clock,
     "clock_text": clock_text, "day": day, "day_text": day_text, "count": count, "decimal": decimal_text, "iso": iso,
+    "percent": percent, "duration": duration,
 }
 
 

@@ -17,7 +17,8 @@ bp = Blueprint("analytics", __name__)
 def init_app(app: Flask) -> None:
     """Register the collect endpoint, the request hooks, the domain-event subscribers and this
     process's buffer (its sink: the Redis stream with REDIS_URL, else the database)."""
-    from app.analytics import hooks, milestones, routes  # noqa: F401  (routes add to bp)
+    from app import events
+    from app.analytics import hooks, milestones, routes, weeks  # noqa: F401  (routes add to bp)
     from app.analytics.buffer import DatabaseSink, EventBuffer, StreamSink
     from app.analytics.ingest import write_events
     from app.analytics.visitors import on_key_destroyed
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     hooks.init_app(app)
     milestones.subscribe(app)
     ledger.on_destroy_key(on_key_destroyed)  # in the erasure's transaction, not after it
+    events.subscribe(app, events.signed_in, weeks.on_signed_in)
     url = app.config.get("REDIS_URL")
     sink = StreamSink(url, app.config["ANALYTICS_STREAM"]) if url else DatabaseSink(app, write_events)
     # Tests flush by hand (a flusher thread would share their one connection); a served test app sets it True.

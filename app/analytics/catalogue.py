@@ -94,6 +94,8 @@ EVENTS: tuple[EventType, ...] = (
               {"seconds": SECONDS, "method": OneOf(("totp", "passkey"))}),
     EventType("first_action", Kind.MILESTONE, "An account did its first piece of work.",
               {"seconds": SECONDS, "action": OneOf(WORK_ACTIONS)}),
+    EventType("active_week", Kind.MILESTONE, "An account signed in during an ISO week (at most once a week).",
+              {"weeks_since_joined": Count(), "joined_week": Count()}),
     # actions in the browser, sent by static/js/analytics.js
     EventType("csv_export_clicked", Kind.ACTION, "The CSV download of a list was clicked.", client=True),
     EventType("print_clicked", Kind.ACTION, "A page's Print button was clicked.", client=True),

@@ -19,6 +19,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.analytics import ingest, rollup
+from app.analytics.platform_rollup import rollup_platform_day
 from app.analytics.visitors import local_day
 from app.database import transaction, utcnow
 from app.extensions import db
@@ -26,6 +27,7 @@ from app.inputs import InvalidInput, day
 from app.security.actor import Actor
 
 log = logging.getLogger(__name__)
+MAX_BACKFILL_DAYS = 3660
 analytics_cli = AppGroup("analytics", help="Ingest buffered analytics events, roll them up by day, purge old ones.")
 
 
@@ -67,20 +69,38 @@ def ingest_command(once: bool, consumer: str | None, entries: int) -> None:
 
 @analytics_cli.command("rollup")
 @click.option("--day", "day_text", default=None, help="One local day (YYYY-MM-DD); default: yesterday and today.")
-def rollup_command(day_text: str | None) -> None:
-    """Count each day's events and visitors per name, page and role into analytics_daily (idempotent)."""
+@click.option("--since", "since_text", default=None,
+              help="Every local day from this one (YYYY-MM-DD) to today: the platform figures of each, and the "
+                   "analytics of those whose raw events are kept (a backfill).")
+def rollup_command(day_text: str | None, since_text: str | None) -> None:
+    """Roll up each day (idempotent): events and visitors per name, page and role into analytics_daily, with
+    day totals, milestone durations and cohorts; payments and approval turnaround per institution."""
     try:
-        chosen = day(day_text)
+        chosen, since = day(day_text), day(since_text)
     except InvalidInput as exc:
-        raise click.BadParameter(str(exc.message), param_hint="--day") from None
+        raise click.BadParameter(str(exc.message), param_hint="--day/--since") from None
     today = local_day(utcnow())
-    for one in [chosen] if chosen else [today - timedelta(days=1), today]:
+    if since is not None and not today - timedelta(days=MAX_BACKFILL_DAYS) <= since <= today:
+        raise click.BadParameter(f"use a day of the last {MAX_BACKFILL_DAYS} days", param_hint="--since")
+    if chosen:
+        days = [chosen]
+    elif since:
+        days = [since + timedelta(days=n) for n in range((today - since).days + 1)]
+    else:
+        days = [today - timedelta(days=1), today]
+    cutoff = rollup.raw_cutoff(today)
+    for one in days:
+        with transaction():
+            platform = rollup_platform_day(one) if one <= today else 0
+        if since is not None and one < cutoff:
+            click.echo(f"{one}: {platform} platform rows (raw analytics events past retention)")
+            continue
         try:
             with transaction():
                 rows = rollup.rollup_day(one, today=today)
         except rollup.RollupRefused as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"{one}: {rows} rows")
+        click.echo(f"{one}: {rows} rows, {platform} platform rows")
 
 
 @analytics_cli.command("purge")

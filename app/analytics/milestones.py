@@ -75,7 +75,7 @@ def _accepted_invitation(user_id: int) -> AccountToken | None:
         AccountToken.used_at.is_not(None)).order_by(AccountToken.used_at.desc()).limit(1))
 
 
-def _joined_at(user: User) -> datetime:
+def joined_at(user: User) -> datetime:
     """When the account's journey in the portal began: invitation accepted, else created."""
     token = _accepted_invitation(user.id)
     return token.used_at if token is not None else user.created_at
@@ -105,7 +105,7 @@ def _first_action(user: User | None, action: str) -> None:
     if done != 1:
         return
     factors = _second_factors(user.id)
-    since = factors[0] if factors else _joined_at(user)
+    since = factors[0] if factors else joined_at(user)
     _record("first_action", user, {"seconds": seconds_between(since, utcnow()) or 0, "action": action})
 
 
@@ -144,7 +144,7 @@ def on_second_factor_added(_app: Flask, *, user_id: int, method: str, **_payload
         user = session.get(User, user_id)
         if user is not None and len(_second_factors(user_id)) == 1:  # the first one only
             _record("two_factor_enrolled", user,
-                    {"seconds": seconds_between(_joined_at(user), utcnow()) or 0, "method": method})
+                    {"seconds": seconds_between(joined_at(user), utcnow()) or 0, "method": method})
 
 
 def on_backup_restored(_app: Flask, *, actor_id: int | None = None, **_payload) -> None:

@@ -1,7 +1,8 @@
 """The daily rollup that pages read, and the purge that applies the retention settings.
 
 :func:`rollup_day` replaces one local day's rows of ``analytics_daily`` with counts from the
-raw events (events and distinct visitors per name, route template and role): running it
+raw events (events and distinct visitors per name, route template and role), and the day's
+rows of the tables in app.analytics.figures (totals, durations, cohorts): running it
 twice gives the same rows. It refuses days whose raw events are already past retention,
 whose rollup it would otherwise wipe.
 
@@ -18,8 +19,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
+from app.analytics.figures import rollup_figures
 from app.analytics.ingest import KEEP_INGESTED, forget_ingested_entries
-from app.analytics.models import AnalyticsDaily, AnalyticsEvent
+from app.analytics.models import (
+    AnalyticsCohortWeek,
+    AnalyticsDaily,
+    AnalyticsDayTotal,
+    AnalyticsDuration,
+    AnalyticsEvent,
+)
 from app.analytics.visitors import delete_salts_before, local_day
 from app.audit import services as audit
 from app.audit.models import AuditAction
@@ -53,6 +61,7 @@ def rollup_day(day: date, *, today: date | None = None) -> int:
               .where(AnalyticsEvent.day == day).group_by(AnalyticsEvent.day, AnalyticsEvent.name, path, role))
     result = db.session.execute(insert(AnalyticsDaily).from_select(
         ["day", "name", "path", "role", "events", "visitors"], counts))
+    rollup_figures(day)  # day totals, milestone durations, retention cohorts (app.analytics.figures)
     return result.rowcount or 0
 
 
@@ -83,6 +92,8 @@ def purge(actor: Actor, *, now: datetime | None = None) -> PurgeRun:
     run.events = db.session.execute(delete(AnalyticsEvent).where(AnalyticsEvent.day < run.raw_before)).rowcount or 0
     run.rollups = db.session.execute(delete(AnalyticsDaily)
                                      .where(AnalyticsDaily.day < run.rollups_before)).rowcount or 0
+    for model in (AnalyticsDayTotal, AnalyticsDuration, AnalyticsCohortWeek):
+        db.session.execute(delete(model).where(model.day < run.rollups_before))
     run.salts = delete_salts_before(today)
     run.stream_entries = forget_ingested_entries(now - KEEP_INGESTED)
     audit.log(actor, AuditAction.ANALYTICS_PURGE, resource_type="analytics",

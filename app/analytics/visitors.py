@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.analytics.models import VISITOR_BYTES, AnalyticsEvent, AnalyticsSalt
+from app.analytics.models import VISITOR_BYTES, AnalyticsActiveWeek, AnalyticsEvent, AnalyticsSalt
 from app.extensions import db
 
 _lock = threading.Lock()
@@ -77,8 +77,10 @@ def forget_account(user_id: int) -> int:
     yesterday's until the purge ran), on the caller's transaction; returns how many.
 
     Those are the only events that can still be linked to the account: for every other day the
-    salt is gone. Creates no salt. The daily rollup keeps its counts (they name nobody).
+    salt is gone. Creates no salt. The daily rollup keeps its counts (they name nobody). The
+    account's last recorded active week goes too.
     """
+    db.session.execute(delete(AnalyticsActiveWeek).where(AnalyticsActiveWeek.user_id == user_id))
     deleted = 0
     for day, salt in db.session.execute(select(AnalyticsSalt.day, AnalyticsSalt.salt)).all():
         deleted += db.session.execute(delete(AnalyticsEvent).where(

@@ -103,7 +103,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category("usage_analytics", _l("Usage analytics (pseudonymous)"),
              _l("Page (its route, never the address), named action, role, time, and a visitor id that is a keyed "
                 "hash changing every day: no name, e-mail, IP address or browser. Daily counts are kept longer."),
-             ("analytics_events", "analytics_daily"), ("analytics",),
+             ("analytics_events", "analytics_daily", "analytics_day_totals", "analytics_durations",
+              "analytics_cohort_weeks", "analytics_active_weeks"), ("analytics",),
              "analytics_raw_days", 90, True,
              _l("None: first-party only, no third party receives it."),
              _l("Today's events of the person's account are deleted; older events cannot be linked to anyone "

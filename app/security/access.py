@@ -40,6 +40,7 @@ class Permission(enum.StrEnum):
     MANAGE_BACKUPS = "backups.manage"  # create, check, download and restore database backups
     MANAGE_API_TOKENS = "api_tokens.manage"  # other people's API tokens: make one for them, revoke
     MANAGE_PRIVACY = "privacy.manage"  # data-subject requests, records of processing
+    VIEW_ANALYTICS = "analytics.view"  # the usage analytics and platform figures pages (superadmins only)
     USE_API = "api.use"  # hold personal API tokens (the API's endpoints then ask for their own permissions)
 
 

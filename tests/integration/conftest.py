@@ -31,7 +31,14 @@ def _require(name: str, check) -> None:
 
 
 def create_database(prefix: str) -> str:
-    """A new empty database with a unique name; returns its SQLAlchemy URL."""
+    """A new empty database with a unique name; returns its SQLAlchemy URL.
+
+    ``TEST_DATABASE_PREFIX`` (e.g. ``saintara_test_ci2``) replaces the leading ``saintara_test``, so
+    runs sharing one server can tell their databases apart.
+    """
+    own = os.environ.get("TEST_DATABASE_PREFIX", "").strip()
+    if own and own.startswith("saintara_test") and prefix.startswith("saintara_test"):
+        prefix = own + prefix[len("saintara_test"):]
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _require("PostgreSQL", lambda: psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close())
     conn = psycopg2.connect(PG_ADMIN_URL)

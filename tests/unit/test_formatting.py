@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from flask_babel import force_locale
 
 from app.formatting import clock, count, day, decimal_text, iso, money, money_text, when, when_text
@@ -80,3 +81,28 @@ def test_dashboard_amount_does_not_wrap_and_counts_are_separated(db, make_user, 
     html = client_for(make_user("superadmin")).get("/dashboard").get_data(as_text=True)
     amount = re.search(r'data-testid="stat-pending-amount"[^>]*>(.*?)</', html, re.S)
     assert amount and 'class="money"' in html and "123,456,789" in html
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+def test_the_fast_counts_money_and_days_equal_babels_own(app, language):
+    """count, money_text and day_text remember per locale what babel would parse on every call:
+    the text is the same as babel's, for every sign and size."""
+    import random
+
+    from babel.dates import format_date as babel_date
+    from babel.numbers import format_decimal as babel_decimal
+
+    from app import formatting
+
+    rng = random.Random(7)
+    numbers = [0, 1, -1, 999, 1000, -1000, 10**6, -(10**12), 2**63 - 1] + [rng.randrange(-10**13, 10**13)
+                                                                            for _ in range(300)]
+    with app.test_request_context(headers={"Accept-Language": language}), force_locale(language):
+        locale = formatting._locale()
+        for n in numbers:
+            assert formatting.count(n) == babel_decimal(n, locale=locale)
+            assert formatting.money_text(n) == formatting._babel_money_text(n, locale)
+        for offset in range(0, 800, 7):
+            day = date(2025, 1, 1) + timedelta(days=offset)
+            for style in ("medium", "d MMM yy", "long"):
+                assert formatting.day_text(day, style) == babel_date(day, style, locale=locale)

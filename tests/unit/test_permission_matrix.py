@@ -191,6 +191,13 @@ MATRIX: dict[str, dict[str, str]] = {
     "privacy.export_download": PRIVACY,
     # analytics: the first-party script's beacons (signed in; the probe has no same-origin header: 403)
     "analytics.collect": {**dict.fromkeys(ROLES, FORBIDDEN), "anonymous": LOGIN},
+    # the analytics pages (superadmins only)
+    "insights.overview": SUPERADMIN_ONLY,
+    "insights.pages": SUPERADMIN_ONLY,
+    "insights.adoption": SUPERADMIN_ONLY,
+    "insights.funnel": SUPERADMIN_ONLY,
+    "insights.retention": SUPERADMIN_ONLY,
+    "insights.platform": SUPERADMIN_ONLY,
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,

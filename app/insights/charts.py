@@ -1,0 +1,83 @@
+"""Server-drawn SVG charts for periods of any length (7 to 366 points): bars for one series and,
+optionally, a line for a second one on its own scale. Like the dashboard's charts
+(app/dashboard/charts.py) they are geometry only; ``templates/insights/_chart.html`` draws them
+with CSS classes and puts the figures in a table beside them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+WIDTH, HEIGHT = 720, 200
+LEFT, RIGHT, TOP, BOTTOM = 56, 56, 10, 24
+X_LABELS = 6
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: date
+    value: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    value: int | date
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    right: int
+    baseline: float
+    bars: list[Bar]
+    line: str  # SVG polyline points ("" without a line)
+    y_ticks: list[Tick]
+    line_ticks: list[Tick]
+    x_ticks: list[Tick]
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars and not self.line
+
+
+def nice_top(value: float) -> int:
+    """The smallest of 1, 2, 5 x 10^n not below ``value``."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= value:
+                return step * magnitude
+        magnitude *= 10
+
+
+def _ticks(top: int, baseline: float, plot_h: float) -> list[Tick]:
+    return [Tick(round(baseline - plot_h * f, 2), int(top * f)) for f in (0, 0.5, 1) if top * f == int(top * f)]
+
+
+def chart(labels: list[date], bars: list[int], line: list[int] | None = None) -> Chart:
+    """Bars of ``bars`` per label and, when given, a line of ``line`` on a right-hand scale."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    baseline = TOP + plot_h
+    slot = plot_w / max(len(labels), 1)
+    width = max(slot * 0.75, 0.5)
+    top = nice_top(max(bars, default=0) or 1)
+    drawn = [Bar(round(LEFT + i * slot + (slot - width) / 2, 2), round(baseline - plot_h * v / top, 2),
+                 round(width, 2), round(plot_h * v / top, 2), labels[i], v) for i, v in enumerate(bars) if v]
+    points, line_ticks = "", []
+    if line is not None and any(line):
+        line_top = nice_top(max(line))
+        points = " ".join(f"{round(LEFT + i * slot + slot / 2, 2)},{round(baseline - plot_h * v / line_top, 2)}"
+                          for i, v in enumerate(line))
+        line_ticks = _ticks(line_top, baseline, plot_h)
+    step = max(1, -(-len(labels) // X_LABELS))
+    x_ticks = [Tick(round(LEFT + i * slot + slot / 2, 2), label) for i, label in enumerate(labels)
+               if (len(labels) - 1 - i) % step == 0]
+    return Chart(WIDTH, HEIGHT, LEFT, RIGHT, baseline, drawn, points, _ticks(top, baseline, plot_h), line_ticks,
+                 x_ticks)
