@@ -191,6 +191,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "privacy.export_download": PRIVACY,
     # analytics: the first-party script's beacons (signed in; the probe has no same-origin header: 403)
     "analytics.collect": {**dict.fromkeys(ROLES, FORBIDDEN), "anonymous": LOGIN},
+    # the Sentry tunnel exists only with a browser DSN (none here); with one, anyone may report (same origin)
+    "replay.tunnel": dict.fromkeys(ROLES, MISSING),
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,
