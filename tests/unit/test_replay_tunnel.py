@@ -44,7 +44,8 @@ def error_event(dsn: str) -> bytes:
 
 def replay_envelope(dsn: str) -> bytes:
     recording = b'{"segment_id":0}\n' + bytes(range(256))  # compressed segments are binary
-    return envelope(dsn, ({"type": "replay_event"}, json.dumps({"type": "replay_event", "replay_id": "a" * 32}).encode()),
+    event = json.dumps({"type": "replay_event", "replay_id": "a" * 32}).encode()
+    return envelope(dsn, ({"type": "replay_event"}, event),
                     ({"type": "replay_recording", "length": len(recording)}, recording))
 
 
