@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
         personal_data,
         platform,
         privacy,
+        replay,
         search,
         settings,
         users,
@@ -124,7 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.health import bp as health_bp
 
     for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, consent,
-                    analytics, insights, api, search):
+                    analytics, replay, insights, api, search):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)

@@ -42,6 +42,7 @@ class Envelope:
 class EnvelopeServer:
     def __init__(self):
         self.envelopes: list[Envelope] = []
+        self.requests: list[tuple[str, str]] = []  # (path with query, content type) of each POST
         self.arrived = threading.Condition()
         server = self
 
@@ -53,7 +54,12 @@ class EnvelopeServer:
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                elif encoding == "br":  # sentry-sdk compresses so when brotli happens to be installed
+                    import brotli
+
+                    body = brotli.decompress(body)
                 with server.arrived:
+                    server.requests.append((self.path, self.headers.get("Content-Type") or ""))
                     server.envelopes.append(Envelope(body))
                     server.arrived.notify_all()
                 self.send_response(200)

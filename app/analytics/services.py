@@ -39,7 +39,7 @@ from app.settings import services as settings
 from app.users import impersonation_guard
 from app.users.models import User
 
-__all__ = ["InvalidEvent", "buffer", "may_record", "record", "refuse_request"]
+__all__ = ["InvalidEvent", "buffer", "consents", "may_record", "record", "refuse_request", "request_refused"]
 
 log = logging.getLogger(__name__)
 EXTENSION = "analytics"
@@ -48,7 +48,8 @@ CONSENT_GENERATION = "analytics-consent"
 GENERATION_CHECK_SECONDS = 1.0
 MAX_REMEMBERED = 10_000
 _read_generation: list = []  # [generation, when read] in this process
-_answers: dict[tuple[str, int], tuple[str, bool, float]] = {}  # subject -> (generation, answer, when)
+_answers: dict[tuple[str, int, str], tuple[str, bool, float]] = {}  # (subject, purpose) -> (generation, answer, when)
+REMEMBERED_PURPOSES = frozenset({"analytics", "session_replay"})
 _REFUSED = "analytics_refused"  # g: why this request may not be recorded (None: it may)
 _ALLOWED = "analytics_allowed"  # g: user id -> the answer of may_record
 
@@ -78,16 +79,22 @@ def may_record(user: User | None) -> bool:
         return False
     cache = g.setdefault(_ALLOWED, {}) if has_request_context() else {}
     if user.id not in cache:
-        refused = has_request_context() and bool(g.get(_REFUSED) or impersonation_guard.current()
-                                                 or g.get("api_token"))
-        cache[user.id] = bool(not refused and settings.get("analytics_enabled")
+        cache[user.id] = bool(not request_refused() and settings.get("analytics_enabled")
                               and consents(consent.subject_of_user(user)))
     return cache[user.id]
 
 
-def consents(subject: tuple[str, int]) -> bool:
-    """Whether ``subject``'s consent to analytics counts: app.consent's answer, remembered in this
-    process so that a page view costs no query and, mostly, no round trip.
+def request_refused() -> bool:
+    """Whether this request may record nobody: the browser sent ``DNT: 1`` / ``Sec-GPC: 1``, someone
+    acts as the account (impersonation), or it is an API token request. Also the rule of session
+    replay (app.replay)."""
+    return has_request_context() and bool(g.get(_REFUSED) or impersonation_guard.current() or g.get("api_token"))
+
+
+def consents(subject: tuple[str, int], purpose: str = "analytics") -> bool:
+    """Whether ``subject``'s consent to ``purpose`` (one of REMEMBERED_PURPOSES: analytics, or
+    session replay for app.replay) counts: app.consent's answer, remembered in this process so
+    that a page view costs no query and, mostly, no round trip.
 
     A remembered answer holds while the shared generation ``analytics-consent`` (app.caching; one
     key for everyone, in Redis in production) is unchanged, and for CONSENT_CACHE_SECONDS at most.
@@ -96,16 +103,16 @@ def consents(subject: tuple[str, int]) -> bool:
     process that recorded it and within a second in every other one; a newly published material
     notice counts within CONSENT_CACHE_SECONDS. The shared cache holds nothing per person.
     """
-    key = (subject[0], int(subject[1]))
+    key = (subject[0], int(subject[1]), purpose)
     now = time.monotonic()
     try:
         current = _generation(now)
     except Exception:  # a cache outage: ask the consent store every time
-        return consent.allows(subject, "analytics")
+        return consent.allows(subject, purpose)
     remembered = _answers.get(key)
     if remembered is not None and remembered[0] == current and now - remembered[2] < CONSENT_CACHE_SECONDS:
         return remembered[1]
-    allowed = consent.allows(subject, "analytics")
+    allowed = consent.allows(subject, purpose)
     if len(_answers) >= MAX_REMEMBERED:
         _answers.clear()
     _answers[key] = (current, allowed, now)
@@ -129,7 +136,7 @@ def forget_remembered_consents() -> None:
 
 def forget_consent(_app, *, purpose: str, **_payload) -> None:
     """Subscriber of ``events.consent_changed``: every process asks the consent store again."""
-    if purpose == "analytics":
+    if purpose in REMEMBERED_PURPOSES:
         caching.bump(CONSENT_GENERATION)
         _read_generation.clear()
 

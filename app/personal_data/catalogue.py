@@ -79,6 +79,10 @@ PURPOSES: tuple[Purpose, ...] = (
                "of people who consented, never sent to anyone else.")),
     Purpose("notifications", _l("Notifications"), LegalBasis.CONSENT,
             _l("Optional notices about activity in the portal, by e-mail or push.")),
+    Purpose("session_replay", _l("Session replay"), LegalBasis.CONSENT,
+            _l("Recordings of how portal pages are used (their layout, clicks and scrolling) with every text masked "
+               "and typed values and images left out, sent through the portal to its error tracking service "
+               "(Sentry) to find faults.")),
 )
 
 CATEGORIES: tuple[Category, ...] = (

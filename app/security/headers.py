@@ -16,6 +16,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
+        "worker-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
@@ -38,17 +39,6 @@ def secure_cookies_over_plain_http() -> bool:
     no trusted ``X-Forwarded-Proto: https``): the browser will not send the cookie back, so no
     form can be submitted and nobody can sign in."""
     return bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
-
-
-def content_security_policy(browser_dsn: str | None) -> str:
-    """The CSP; with a browser Sentry DSN, its origin may receive error reports too."""
-    if not browser_dsn:
-        return CONTENT_SECURITY_POLICY
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(browser_dsn)
-    origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}")
 
 
 def _apply(response: Response, hsts: bool, headers: dict[str, str]) -> Response:
@@ -74,6 +64,5 @@ def _csrf_error(_exc: CSRFError):
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     hsts = app.config["HSTS_ENABLED"]
-    headers = {**STATIC_HEADERS,
-               "Content-Security-Policy": content_security_policy(app.config.get("SENTRY_BROWSER_DSN"))}
-    app.after_request(lambda response: _apply(response, hsts, headers))
+    # The browser SDK reports through this site (app.replay's tunnel): no other origin is ever allowed.
+    app.after_request(lambda response: _apply(response, hsts, STATIC_HEADERS))

@@ -94,13 +94,18 @@ ANALYTICS_BEACONS = RequestLimit(
     "analytics-per-user", "120 per minute", Per.USER, ("analytics.collect",), methods=("POST",),
     applies_to=_l("Usage analytics sent by the portal's own script"),
     purpose=_l("Clicks on a page are counted for people who consented; far more than anyone clicks by hand."))
+SENTRY_TUNNEL = RequestLimit(
+    "sentry-tunnel-per-ip", "120 per minute", Per.IP, ("replay.tunnel",), methods=("POST",),
+    applies_to=_l("Browser error reports and session replays sent on to Sentry"),
+    purpose=_l("The portal's pages send their error reports and replays through the portal; a session sends a "
+               "replay every few seconds at most."))
 PAGES_PER_USER = RequestLimit(
     "pages-per-user", "300 per minute", Per.USER, ("*",),
     applies_to=_l("Every other page, for signed-in users"),
     purpose=_l("A ceiling no person reaches by hand; it stops a runaway script using someone's session."))
 
 REQUEST_LIMITS: tuple[RequestLimit, ...] = (
-    SIGN_IN_POSTS, TWO_FACTOR_POSTS, PASSWORD_LINK_POSTS, CSV_EXPORTS, API_PER_TOKEN, ANALYTICS_BEACONS,
+    SIGN_IN_POSTS, TWO_FACTOR_POSTS, PASSWORD_LINK_POSTS, CSV_EXPORTS, API_PER_TOKEN, ANALYTICS_BEACONS, SENTRY_TUNNEL,
     PAGES_PER_USER)
 
 # Endpoints that no request limit counts: probes, static files and the metrics scrape.

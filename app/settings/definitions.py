@@ -45,7 +45,7 @@ ROLE_CHOICES = (
 )
 
 SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
-PRIVACY, ANALYTICS = _l("Privacy"), _l("Usage analytics")
+PRIVACY, ANALYTICS, REPLAY = _l("Privacy"), _l("Usage analytics"), _l("Session replay")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin", "privacy_officer"),
@@ -130,6 +130,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("analytics_rollup_days", Kind.INTEGER, 730, _l("Keep daily analytics counts (days)"),
             _l("Daily counts of events and visitors per page and role older than this are deleted."),
             ANALYTICS, minimum=1, maximum=36500),
+    # Session replay in the browser, sent to Sentry through the portal (app/replay; docs/MONITORING.md)
+    Setting("replay_sample_percent", Kind.INTEGER, 0, _l("Session replay: sessions recorded (%)"),
+            _l("The share of browser sessions recorded, among people who consented to session replay, when a "
+               "browser Sentry DSN is configured. Texts are masked, typed values and images left out. 0: no "
+               "session is recorded."), REPLAY, minimum=0, maximum=100),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

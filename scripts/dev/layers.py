@@ -8,7 +8,8 @@ Layers, lowest first (a module may import its own layer and those below):
 - foundation: configuration, extensions, view access declarations, database plumbing, input parsing, paging and lists,
   translations, mail, cache helpers, error pages, observability, background jobs;
 - core: security (roles, scope, limits), personal data keys and sealing, the audit log, system settings;
-- domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent, usage analytics;
+- domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent, usage analytics,
+  session replay;
 - surfaces: dashboard, analytics pages, jump search, the JSON API.
 
 Inside a package, ``routes``/``*_routes``/``views``/``cli`` modules are its surface: a
@@ -32,7 +33,7 @@ LAYERS = {
     "foundation": ("config", "extensions", "access_rules", "database", "escaping", "events", "formatting", "inputs",
                    "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
-    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics"),
+    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics", "replay"),
     "surfaces": ("dashboard", "insights", "search", "api"),
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}

@@ -1,2 +1,2 @@
 // What the vendored Sentry browser bundle exposes (as the global `Sentry`); bundled by vendor-assets.mjs.
-export { captureException, init, setTag, setUser } from "@sentry/browser";
+export { addEventProcessor, captureException, init, setTag, setUser } from "@sentry/browser";

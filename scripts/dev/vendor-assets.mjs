@@ -29,21 +29,32 @@ for (const [pkg, paths] of Object.entries(files)) {
 const sentryVersion = JSON.parse(readFileSync(join(root, "node_modules", "@sentry", "browser", "package.json"))).version;
 const sentryDir = join(root, "static", "vendor", "sentry");
 mkdirSync(sentryDir, { recursive: true });
-buildSync({
-  entryPoints: [join(root, "scripts", "dev", "sentry-browser-entry.mjs")],
+const sentryBanner = `/*! @sentry/browser ${sentryVersion} (MIT, see LICENSE) bundled by scripts/dev/vendor-assets.mjs */`;
+const bundle = (entry, globalName, outfile) => buildSync({
+  entryPoints: [join(root, "scripts", "dev", entry)],
   bundle: true,
   minify: true,
   format: "iife",
-  globalName: "Sentry",
+  globalName,
   target: ["es2020"],
   legalComments: "none",
-  outfile: join(sentryDir, "sentry.min.js"),
-  banner: { js: `/*! @sentry/browser ${sentryVersion} (MIT, see LICENSE) bundled by scripts/dev/vendor-assets.mjs */` },
+  // The replay's compression worker is served as its own file (replay-worker.min.js, below) and named by the
+  // integration's workerUrl: without this the SDK would start it from a blob: URL, which the CSP refuses.
+  define: { __SENTRY_EXCLUDE_REPLAY_WORKER__: "true" },
+  outfile: join(sentryDir, outfile),
+  banner: { js: sentryBanner },
 });
+bundle("sentry-browser-entry.mjs", "Sentry", "sentry.min.js");
+bundle("sentry-replay-entry.mjs", "SentryReplay", "sentry-replay.min.js");
+const replayWorker = readFileSync(join(root, "node_modules", "@sentry", "replay", "build", "npm", "esm",
+                                       "worker-bundler.js"), "utf8");
+writeFileSync(join(sentryDir, "replay-worker.min.js"),
+              `/*! @sentry/replay ${sentryVersion} compression worker (MIT, see LICENSE) */\n${replayWorker}`);
 copyFileSync(join(root, "node_modules", "@sentry", "browser", "LICENSE"), join(sentryDir, "LICENSE"));
 manifest["@sentry/browser"] = {
   version: sentryVersion,
-  files: ["static/vendor/sentry/sentry.min.js", "static/vendor/sentry/LICENSE"],
+  files: ["static/vendor/sentry/sentry.min.js", "static/vendor/sentry/sentry-replay.min.js",
+          "static/vendor/sentry/replay-worker.min.js", "static/vendor/sentry/LICENSE"],
 };
 // The bundler itself: no file of it is served, its version is recorded with what it built.
 manifest.esbuild = { version: JSON.parse(readFileSync(join(root, "node_modules", "esbuild", "package.json"))).version,

@@ -1,5 +1,7 @@
-// Browser errors to Sentry. Loaded (after the vendored SDK) only when SENTRY_BROWSER_DSN is set;
-// the settings come from this script tag's data- attributes: the CSP forbids inline script.
+// Browser errors (and, for people who may be recorded, session replays) to Sentry. Loaded (after the
+// vendored SDK) only when SENTRY_BROWSER_DSN is set; the settings come from this script tag's data-
+// attributes: the CSP forbids inline script. Every envelope goes to this site's tunnel (data-tunnel),
+// which sends it on to Sentry: the browser never talks to another origin.
 "use strict";
 
 (() => {
@@ -7,7 +9,7 @@
   if (!script || !window.Sentry) {
     return;
   }
-  const { dsn, environment, release, userId, requestId } = script.dataset;
+  const { dsn, tunnel, environment, release, userId, requestId, replayRate, replayWorker } = script.dataset;
   // Reset and invitation links carry their token in the path: keep only the route's shape.
   const shapeOf = (address) => {
     try {
@@ -26,8 +28,56 @@
     }
     return { ...crumb, data };
   };
+  // Replay events name the pages they saw: only the route's shape goes, never a query string.
+  const scrubReplayEvent = (event) => {
+    if (Array.isArray(event.urls)) {
+      event.urls = event.urls.map(shapeOf);
+    }
+    if (event.request && event.request.url) {
+      event.request.url = shapeOf(event.request.url);
+    }
+    return event;
+  };
+  // Recording events: breadcrumbs and performance spans carry addresses (shaped as above); a click
+  // breadcrumb's text of the element is dropped (masked text keeps its length).
+  const scrubRecordingEvent = (event) => {
+    const payload = event && event.data && event.data.payload;
+    if (payload && typeof payload === "object") {
+      if (typeof payload.description === "string" && /^(https?:)?\//.test(payload.description)) {
+        payload.description = shapeOf(payload.description);
+      }
+      if (payload.data && typeof payload.data === "object") {
+        for (const key of ["url", "from", "to"]) {
+          if (typeof payload.data[key] === "string") {
+            payload.data[key] = shapeOf(payload.data[key]);
+          }
+        }
+        if (payload.data.node && typeof payload.data.node === "object") {
+          delete payload.data.node.textContent;
+        }
+      }
+    }
+    return event;
+  };
+  const rate = Number.parseFloat(replayRate || "");
+  const integrations = [];
+  if (rate > 0 && window.SentryReplay) {
+    integrations.push(window.SentryReplay.replayIntegration({
+      maskAllText: true,
+      maskAllInputs: true,
+      blockAllMedia: true,
+      // The default list, and every other attribute that holds words of the page.
+      maskAttributes: ["title", "placeholder", "aria-label", "aria-description", "alt", "value", "label",
+                       "data-bs-title", "data-bs-content"],
+      block: ["input[type=hidden]"],  // CSRF tokens and the like: not even their shape
+      networkDetailAllowUrls: [],
+      workerUrl: replayWorker,
+      beforeAddRecordingEvent: scrubRecordingEvent,
+    }));
+  }
   window.Sentry.init({
     dsn,
+    tunnel,
     environment,
     release: release || undefined,
     sendDefaultPii: false,
@@ -46,7 +96,11 @@
       return event;
     },
     beforeBreadcrumb: scrubBreadcrumb,
+    integrations,
+    replaysSessionSampleRate: rate > 0 ? rate : 0,
+    replaysOnErrorSampleRate: 0,
   });
+  window.Sentry.addEventProcessor((event) => (event.type === "replay_event" ? scrubReplayEvent(event) : event));
   if (userId) {
     window.Sentry.setUser({ id: userId });
   }

@@ -18,6 +18,7 @@ import redis
 from cryptography.fernet import Fernet
 
 from tests.integration.conftest import REDIS_BASE, create_database, drop_database
+from tests.sentry_server import EnvelopeServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -121,6 +122,35 @@ def live_server(live_env):
 @pytest.fixture(scope="session")
 def base_url(live_server) -> str:
     return live_server
+
+
+@pytest.fixture
+def sentry_live_server(live_env, live_server, tmp_path):
+    """A second gunicorn on the live database with browser error reporting (and session replay, for
+    people who may be recorded) to a loopback Sentry, through the portal's tunnel."""
+    with EnvelopeServer() as envelopes:
+        port = _free_port()
+        log = open(tmp_path / "sentry-server.log", "w")  # noqa: SIM115 (open for the server's life)
+        env = {**live_env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
+               "SENTRY_BROWSER_DSN": envelopes.dsn, "SENTRY_ENVIRONMENT": "e2e", "SENTRY_RELEASE": "saintara@e2e"}
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=2).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError((tmp_path / "sentry-server.log").read_text()) from None
+                    time.sleep(0.2)
+            yield url, envelopes
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
 
 
 @pytest.fixture

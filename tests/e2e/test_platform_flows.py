@@ -1,22 +1,19 @@
 """Platform services in Chromium: an API token made (behind step-up), used, revoked; the rate
-limits page; and browser errors reaching a (loopback) Sentry through the vendored SDK."""
+limits page; and browser errors reaching a (loopback) Sentry through the vendored SDK and the
+portal's tunnel."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD, _free_port
+from tests.e2e.conftest import SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD
 from tests.e2e.test_sign_in_flow import sign_in
-from tests.sentry_server import EnvelopeServer
 
 pytestmark = pytest.mark.e2e
 
@@ -76,37 +73,11 @@ def test_the_rate_limits_page_lists_the_declared_limits(page: Page, csp_violatio
     assert csp_violations == []
 
 
-@pytest.fixture
-def sentry_live_server(live_env, live_server, tmp_path):
-    """A second gunicorn on the live database with browser error reporting to a loopback Sentry."""
-    with EnvelopeServer() as envelopes:
-        port = _free_port()
-        log = open(tmp_path / "sentry-server.log", "w")  # noqa: SIM115 (open for the server's life)
-        env = {**live_env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
-               "SENTRY_BROWSER_DSN": envelopes.dsn, "SENTRY_ENVIRONMENT": "e2e", "SENTRY_RELEASE": "saintara@e2e"}
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError((tmp_path / "sentry-server.log").read_text()) from None
-                    time.sleep(0.2)
-            yield url, envelopes
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            log.close()
-
-
 def test_browser_errors_reach_sentry_with_the_route_not_the_secret_link(page: Page, sentry_live_server,
                                                                         csp_violations):
     url, envelopes = sentry_live_server
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     secret = "e2eResetTokenThatMustNotLeave0123456789"
     page.goto(f"{url}/reset-password/{secret}?utm=mail")
     expect(page.locator("script[src$='vendor/sentry/sentry.min.js']")).to_have_count(1)
@@ -117,4 +88,5 @@ def test_browser_errors_reach_sentry_with_the_route_not_the_secret_link(page: Pa
     assert event["environment"] == "e2e" and event["release"] == "saintara@e2e"
     assert event["request"]["url"] == f"{url}/reset-password/<token>"
     assert secret not in envelopes.raw().decode("utf-8", "replace")
-    assert csp_violations == []  # the CSP lets the SDK report to its DSN's origin, and nothing inline runs
+    assert csp_violations == []  # nothing inline runs
+    assert requested and all(address.startswith(url + "/") for address in requested), requested  # via the tunnel

@@ -41,9 +41,10 @@ def test_nothing_given_means_no(db, person):
     assert consent.allows(person[2], "notifications") is False  # not even a notice yet
     publish()
     assert consent.allows(person[2], "notifications") is False
-    [notifications, analytics] = sorted(consent.choices(person[2]), key=lambda c: c.purpose.key, reverse=True)
+    [analytics, notifications, replay] = sorted(consent.choices(person[2]), key=lambda c: c.purpose.key)
     assert (notifications.granted, notifications.decided_by, notifications.notice.version) == (False, None, 1)
     assert analytics.notice is None and analytics.purpose.key == "analytics"
+    assert replay.notice is None and replay.purpose.key == "session_replay" and not replay.granted
 
 
 def test_give_and_withdraw_each_append_one_event_and_are_audited(db, person):

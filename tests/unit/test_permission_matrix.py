@@ -198,6 +198,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "insights.funnel": SUPERADMIN_ONLY,
     "insights.retention": SUPERADMIN_ONLY,
     "insights.platform": SUPERADMIN_ONLY,
+    # the Sentry tunnel exists only with a browser DSN (none here); with one, anyone may report (same origin)
+    "replay.tunnel": dict.fromkeys(ROLES, MISSING),
 }
 
 SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id": 987654, "transaction_id": 987654,

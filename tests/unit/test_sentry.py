@@ -144,7 +144,7 @@ def test_a_scrubber_failure_drops_the_event(monkeypatch):
     assert scrub_event({"request": {"data": {"password": "x"}}}) is None
 
 
-def test_the_browser_sdk_loads_only_with_a_dsn_and_the_csp_lets_it_report(app, app_config):
+def test_the_browser_sdk_loads_only_with_a_dsn_and_reports_through_this_site(app, app_config):
     from tests.conftest import build_app
 
     page = app.test_client().get("/login").get_data(as_text=True)
@@ -153,5 +153,8 @@ def test_the_browser_sdk_loads_only_with_a_dsn_and_the_csp_lets_it_report(app, a
     response = with_dsn.test_client().get("/login")
     page = response.get_data(as_text=True)
     assert '/static/vendor/sentry/sentry.min.js' in page and 'data-dsn="https://key@errors.example.com:8443/7"' in page
-    assert "connect-src 'self' https://errors.example.com:8443;" in response.headers["Content-Security-Policy"]
+    assert 'data-tunnel="/sentry-tunnel"' in page
+    assert "connect-src 'self';" in response.headers["Content-Security-Policy"]  # no other origin, ever
+    assert "worker-src 'self';" in response.headers["Content-Security-Policy"]
+    assert "errors.example.com" not in response.headers["Content-Security-Policy"]
     assert "script-src 'self';" in response.headers["Content-Security-Policy"]
