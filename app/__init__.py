@@ -115,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
         personal_data,
         platform,
         privacy,
+        pwa,
         search,
         settings,
         users,
@@ -123,7 +124,7 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.health import bp as health_bp
 
     for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, consent,
-                    analytics, api, search):
+                    analytics, api, search, pwa):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)

@@ -9,7 +9,7 @@ Layers, lowest first (a module may import its own layer and those below):
   translations, mail, cache helpers, error pages, observability, background jobs;
 - core: security (roles, scope, limits), personal data keys and sealing, the audit log, system settings;
 - domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent, usage analytics;
-- surfaces: dashboard, jump search, the JSON API.
+- surfaces: dashboard, jump search, the JSON API, the installable portal (manifest, service worker).
 
 Inside a package, ``routes``/``*_routes``/``views``/``cli`` modules are its surface: a
 service module importing one of them counts as an import up. ``app/__init__.py`` is the
@@ -33,7 +33,7 @@ LAYERS = {
                    "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
     "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics"),
-    "surfaces": ("dashboard", "search", "api"),
+    "surfaces": ("dashboard", "search", "api", "pwa"),
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}
 FACTORY = "app"
