@@ -46,6 +46,7 @@ ROLE_CHOICES = (
 
 SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
 PRIVACY, ANALYTICS = _l("Privacy"), _l("Usage analytics")
+NOTIFICATIONS = _l("Notifications")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin", "privacy_officer"),
@@ -130,6 +131,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("analytics_rollup_days", Kind.INTEGER, 730, _l("Keep daily analytics counts (days)"),
             _l("Daily counts of events and visitors per page and role older than this are deleted."),
             ANALYTICS, minimum=1, maximum=36500),
+    # Web Push to the installed portal (app/push; docs/PWA.md)
+    Setting("push_approval_waiting_hours", Kind.INTEGER, 4, _l("Notify about approvals waiting longer than (hours)"),
+            _l("People who may decide an approval request get one push notification once it has waited this long "
+               "('flask push approvals-waiting', run from cron)."), NOTIFICATIONS, minimum=1, maximum=720),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

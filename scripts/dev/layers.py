@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
-    "foundation": ("config", "extensions", "access_rules", "database", "escaping", "events", "formatting", "inputs",
-                   "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
+    "foundation": ("config", "vapid", "extensions", "access_rules", "database", "escaping", "events", "formatting",
+                   "inputs", "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
-    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics"),
+    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics", "push"),
     "surfaces": ("dashboard", "search", "api", "pwa"),
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}

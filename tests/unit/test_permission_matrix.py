@@ -42,6 +42,10 @@ MATRIX: dict[str, dict[str, str]] = {
     "pwa.manifest": ALL_OK,
     "pwa.service_worker": ALL_OK,
     "pwa.offline": ALL_OK,
+    "push.subscribe": SIGNED_IN,
+    "push.unsubscribe": SIGNED_IN,
+    "push.remove": SIGNED_IN,
+    "push.send_test": SIGNED_IN,
     "auth.index": {**ALL_OK, "anonymous": LOGIN},  # public, but it sends visitors to sign in
     "auth.login": ALL_OK,
     "auth.logout": SIGNED_IN,

@@ -1,0 +1,36 @@
+"""The background job that sends one notification to every device of some people."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.database import transaction, utcnow
+from app.extensions import db
+from app.jobs.services import JobContext, job
+from app.push import messages, sending, services
+from app.push.models import PushSubscription
+
+
+@job("push.notify", timeout=600)
+def notify(ctx: JobContext, kind: str, user_ids: list[int], params: dict, permission: str | None = None):
+    """Build the payload per device language, deliver it, forget devices the push service forgot.
+
+    The recipients are ``user_ids``, or everyone holding ``permission`` (active accounts only).
+    """
+    with transaction():
+        people = services.recipients(user_ids, permission)
+        devices = [(row.id, row.endpoint, row.p256dh, row.auth, row.locale) for row in db.session.scalars(
+            select(PushSubscription).where(PushSubscription.user_id.in_(people)).order_by(PushSubscription.id))]
+    counts = {"sent": 0, "gone": 0, "failed": 0}
+    for done, (subscription_id, endpoint, p256dh, auth, locale) in enumerate(devices):
+        ctx.progress("sending", 100 * done / max(1, len(devices)))
+        delivery = sending.deliver(endpoint, p256dh, auth, messages.build(kind, locale, **params))
+        counts[delivery.outcome] += 1
+        with transaction():
+            if delivery.outcome == "gone":
+                services.forget_gone(subscription_id, delivery.status)
+            elif delivery.outcome == "sent":
+                row = db.session.get(PushSubscription, subscription_id)
+                if row is not None:
+                    row.last_sent_at = utcnow()
+    return "notified", {"kind": kind, "devices": len(devices), **counts}
