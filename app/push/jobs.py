@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from app.database import transaction, utcnow
@@ -12,15 +14,19 @@ from app.push.models import PushSubscription
 
 
 @job("push.notify", timeout=600)
-def notify(ctx: JobContext, kind: str, user_ids: list[int], params: dict, permission: str | None = None):
+def notify(ctx: JobContext, kind: str, user_ids: list[int], params: dict, permission: str | None = None,
+           occurred_at: str | None = None):
     """Build the payload per device language, deliver it, forget devices the push service forgot.
 
-    The recipients are ``user_ids``, or everyone holding ``permission`` (active accounts only).
+    The recipients are ``user_ids``, or everyone holding ``permission`` (active accounts only);
+    their devices subscribed by ``occurred_at`` (ISO time of the event), when given.
     """
     with transaction():
-        people = services.recipients(user_ids, permission)
-        devices = [(row.id, row.endpoint, row.p256dh, row.auth, row.locale) for row in db.session.scalars(
-            select(PushSubscription).where(PushSubscription.user_id.in_(people)).order_by(PushSubscription.id))]
+        query = select(PushSubscription).where(PushSubscription.user_id.in_(services.recipients(user_ids, permission)))
+        if occurred_at:
+            query = query.where(PushSubscription.created_at <= datetime.fromisoformat(occurred_at))
+        devices = [(row.id, row.endpoint, row.p256dh, row.auth, row.locale)
+                   for row in db.session.scalars(query.order_by(PushSubscription.id))]
     counts = {"sent": 0, "gone": 0, "failed": 0}
     for done, (subscription_id, endpoint, p256dh, auth, locale) in enumerate(devices):
         ctx.progress("sending", 100 * done / max(1, len(devices)))

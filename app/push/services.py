@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.audit import services as audit
 from app.audit.models import AuditAction
+from app.database import utcnow
 from app.extensions import db
 from app.jobs import services as jobs
 from app.push.models import PushSubscription
@@ -182,11 +183,14 @@ def notify(kind: str, *, user_ids=(), permission: Permission | None = None, afte
     """
     if not configured():
         return None
+    # Devices subscribed after the event (the job may run later) are not told about it.
+    occurred_at = utcnow().isoformat()
     if after_commit:
         user_ids = recipients(user_ids, permission.value if permission else None)
         if not user_ids:
             return None
         return jobs.enqueue(NOTIFY_JOB, Actor.system("push"), kind=kind, user_ids=user_ids, permission=None,
-                            params=params)
+                            params=params, occurred_at=occurred_at)
     return jobs.enqueue_committed(NOTIFY_JOB, Actor.system("push"), kind=kind, user_ids=sorted(set(user_ids)),
-                                  permission=permission.value if permission else None, params=params)
+                                  permission=permission.value if permission else None, params=params,
+                                  occurred_at=occurred_at)

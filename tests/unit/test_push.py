@@ -326,3 +326,13 @@ def test_a_subscription_the_push_service_forgot_is_removed(db, make_user, push_o
     assert left == ["busy", "fine"]  # a refusal that is not 404/410 keeps the device
     removed = db.session.scalars(select(AuditLog).where(AuditLog.action == "PUSH_UNSUBSCRIBE")).all()
     assert len(removed) == 2 and all(entry.actor_id is None for entry in removed)  # the system removed them
+
+
+def test_devices_subscribed_after_the_event_are_not_told_about_it(db, make_user, push_on):
+    user = make_user(Role.ADMIN)
+    with PushReceiver() as receiver:
+        subscribe(user, receiver.endpoint("later"))
+        db.session.commit()
+        before = (utcnow() - timedelta(minutes=1)).isoformat()
+        _outcome, result = push_jobs.notify(Ctx(), kind="test", user_ids=[user.id], params={}, occurred_at=before)
+    assert result["devices"] == 0 and receiver.received == []

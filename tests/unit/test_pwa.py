@@ -107,3 +107,16 @@ def test_signed_in_pages_and_api_answers_stay_out_of_every_cache(db, client, mak
         assert response.status_code == 200 and response.headers.get("Cache-Control") == "no-store", path
     answer = client.get("/api/v1/audit-logs", headers=bearer(make_token(user)))
     assert answer.status_code == 200 and answer.headers.get("Cache-Control") == "no-store"
+
+
+def test_pages_carry_what_an_installable_app_needs(db, client, make_user, client_for):
+    """The checks a Lighthouse run would make on a page (Lighthouse itself is not packaged here)."""
+    for html in (client.get("/login").get_data(as_text=True),
+                 client_for(make_user(Role.ADMIN)).get("/dashboard").get_data(as_text=True)):
+        assert re.search(r'<html lang="(en|id)">', html)
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+        assert '<meta name="theme-color" content="#212529">' in html
+        assert '<link rel="apple-touch-icon" href="/static/img/apple-touch-icon.png">' in html
+    apple = client.get("/static/img/apple-touch-icon.png")
+    assert png_size(apple.data) == (180, 180)
+    apple.close()
