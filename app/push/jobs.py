@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import requests
 from sqlalchemy import select
 
 from app.database import transaction, utcnow
@@ -28,15 +29,18 @@ def notify(ctx: JobContext, kind: str, user_ids: list[int], params: dict, permis
         devices = [(row.id, row.endpoint, row.p256dh, row.auth, row.locale)
                    for row in db.session.scalars(query.order_by(PushSubscription.id))]
     counts = {"sent": 0, "gone": 0, "failed": 0}
-    for done, (subscription_id, endpoint, p256dh, auth, locale) in enumerate(devices):
-        ctx.progress("sending", 100 * done / max(1, len(devices)))
-        delivery = sending.deliver(endpoint, p256dh, auth, messages.build(kind, locale, **params))
-        counts[delivery.outcome] += 1
-        with transaction():
-            if delivery.outcome == "gone":
-                services.forget_gone(subscription_id, delivery.status)
-            elif delivery.outcome == "sent":
-                row = db.session.get(PushSubscription, subscription_id)
-                if row is not None:
-                    row.last_sent_at = utcnow()
+    key = sending.server_key() if devices else None
+    with requests.Session() as session:  # kept-alive connections to the few push services there are
+        for done, (subscription_id, endpoint, p256dh, auth, locale) in enumerate(devices):
+            ctx.progress("sending", 100 * done / max(1, len(devices)))
+            delivery = sending.deliver(endpoint, p256dh, auth, messages.build(kind, locale, **params), key=key,
+                                       session=session)
+            counts[delivery.outcome] += 1
+            with transaction():
+                if delivery.outcome == "gone":
+                    services.forget_gone(subscription_id, delivery.status)
+                elif delivery.outcome == "sent":
+                    row = db.session.get(PushSubscription, subscription_id)
+                    if row is not None:
+                        row.last_sent_at = utcnow()
     return "notified", {"kind": kind, "devices": len(devices), **counts}

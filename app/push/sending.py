@@ -23,15 +23,23 @@ class Delivery:
     status: int | None = None
 
 
-def deliver(endpoint: str, p256dh: str, auth: str, message: dict) -> Delivery:
-    """Encrypt ``message`` (JSON) for the device and post it to its push service."""
-    config = current_app.config
+def server_key() -> Vapid:
+    """The VAPID signing key of this server (from ``VAPID_PRIVATE_KEY``)."""
+    return Vapid.from_raw(current_app.config["VAPID_PRIVATE_KEY"].encode())
+
+
+def deliver(endpoint: str, p256dh: str, auth: str, message: dict, *, key: Vapid | None = None,
+            session: requests.Session | None = None) -> Delivery:
+    """Encrypt ``message`` (JSON) for the device and post it to its push service.
+
+    A job sending to many devices passes one ``key`` and one ``session`` (kept-alive connections
+    to the few push services there are: scripts/bench/pwa.py measures the difference).
+    """
     try:
         response = webpush({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
-                           data=json.dumps(message, ensure_ascii=False),
-                           vapid_private_key=Vapid.from_raw(config["VAPID_PRIVATE_KEY"].encode()),
-                           vapid_claims={"sub": config["VAPID_SUBJECT"]}, ttl=TTL_SECONDS,
-                           timeout=TIMEOUT_SECONDS, headers={"Urgency": "high"})
+                           data=json.dumps(message, ensure_ascii=False), vapid_private_key=key or server_key(),
+                           vapid_claims={"sub": current_app.config["VAPID_SUBJECT"]}, ttl=TTL_SECONDS,
+                           timeout=TIMEOUT_SECONDS, headers={"Urgency": "high"}, requests_session=session)
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in GONE:
