@@ -116,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
         personal_data,
         platform,
         privacy,
+        push,
+        pwa,
         replay,
         search,
         settings,
@@ -125,7 +127,7 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.health import bp as health_bp
 
     for feature in (jobs, personal_data, auth, dashboard, users, platform, privacy, settings, audit, backups, consent,
-                    analytics, replay, insights, api, search):
+                    analytics, replay, push, insights, api, search, pwa):
         feature.init_app(app)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
@@ -138,6 +140,7 @@ def register_cli(app: Flask) -> None:
     from app.jobs.cli import jobs_cli
     from app.platform.cli import seed_demo
     from app.privacy.cli import privacy_cli
+    from app.push.cli import push_cli
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
@@ -147,6 +150,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(analytics_cli)
+    app.cli.add_command(push_cli)
 
 
 def _import_models() -> None:
@@ -160,6 +164,7 @@ def _import_models() -> None:
     from app.personal_data import models as _personal_data  # noqa: F401
     from app.platform import models as _platform  # noqa: F401
     from app.privacy import models as _privacy  # noqa: F401
+    from app.push import models as _push  # noqa: F401
     from app.search import models as _search  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.users import models as _users  # noqa: F401

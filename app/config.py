@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from app import vapid
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
@@ -183,7 +185,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         # production: without it links use the host the request named.
         "PUBLIC_URL": _public_url(env.get("PUBLIC_URL", "")),
         # Mail: SMTP when SMTP_HOST is set; the embedded default prints mails to the console.
-        **_mail_settings(env),
+        **_mail_settings(env), **vapid.settings(env, production=production, error=ConfigError),  # Web Push: PWA.md
     }
 
 
@@ -331,11 +333,9 @@ def _check_encryption_keys(value: str) -> None:
         try:
             Fernet(key)
         except (ValueError, TypeError):
-            raise ConfigError(
-                "ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
-                "(make one with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())')"
-            ) from None
+            raise ConfigError("ENCRYPTION_KEY must be one or more comma-separated Fernet keys (make one with: "
+                              "python -c 'from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())')") from None
 
 
 TEST_CONFIG: dict = {

@@ -38,8 +38,10 @@ invitation_sent = _signals.signal("invitation-sent")  # user_id (the invited acc
 invitation_accepted = _signals.signal("invitation-accepted")  # user_id
 second_factor_added = _signals.signal("second-factor-added")  # user_id, method ("totp" or "passkey")
 backup_restored = _signals.signal("backup-restored")  # backup_id, actor_id
-signed_in = _signals.signal("signed-in")  # user_id
+signed_in = _signals.signal("signed-in")  # user_id, method ("password", "totp", "backup_code", "passkey")
 consent_changed = _signals.signal("consent-changed")  # subject_kind, subject_id, purpose, granted
+backup_failed = _signals.signal("backup-failed")  # backup_id, stage ("backup", "verify" or "drill")
+audit_chain_broken = _signals.signal("audit-chain-broken")  # verification_id, entry_id (the first bad entry)
 
 
 def subscribe(app: Flask, signal: Signal, receiver: Callable[..., object]) -> None:

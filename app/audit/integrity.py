@@ -24,6 +24,7 @@ from flask_babel import lazy_ngettext
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
+from app import events
 from app.audit import services as audit
 from app.audit.chain import HASHED_FIELDS, ChainBreak, ChainReport, hash_of, walk
 from app.audit.models import (
@@ -222,6 +223,9 @@ def record_verification(report: ChainReport, *, started_at: datetime, finished_a
         break_kind=brk.kind if brk else None, detail=brk.detail if brk else "",
         duration_ms=int((finished_at - started_at).total_seconds() * 1000), source=source[:64])
     db.session.add(row)
+    if not report.ok:
+        db.session.flush()
+        events.announce(events.audit_chain_broken, verification_id=row.id, entry_id=brk.entry_id if brk else None)
     return row
 
 

@@ -101,6 +101,9 @@ class AuditAction(enum.StrEnum):
     PRIVACY_EXPORT_FINISH = "PRIVACY_EXPORT_FINISH"
     PRIVACY_EXPORT_DOWNLOAD = "PRIVACY_EXPORT_DOWNLOAD"
     PRIVACY_EXPORT_DELETE = "PRIVACY_EXPORT_DELETE"
+    # Web Push subscriptions of the installed portal (app.push)
+    PUSH_SUBSCRIBE = "PUSH_SUBSCRIBE"
+    PUSH_UNSUBSCRIBE = "PUSH_UNSUBSCRIBE"  # by its owner, or by the system when the push service says it is gone
 
 
 class AuditResult(enum.StrEnum):

@@ -19,6 +19,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.formatting import when_text
 from app.inputs import safe_next_url
+from app.push import services as push
 from app.security.access import public, signed_in
 from app.security.actor import actor_from_request
 from app.security.headers import secure_cookies_over_plain_http
@@ -262,7 +263,8 @@ def account():
     return render_template("auth/account.html", user=current_user, factors=two_factor.summary(current_user),
                            support_visits=impersonation.history_for(current_user),
                            consent_choices=consent.choices(consent.subject_of_user(current_user)),
-                           consent_form=OwnConsentForm(formdata=None))
+                           consent_form=OwnConsentForm(formdata=None),
+                           push_devices=push.devices_of(current_user), push_key=push.public_key())
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

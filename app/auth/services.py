@@ -103,7 +103,7 @@ def record_sign_in(actor: Actor, user: User, method: str = "password") -> None:
     update_bookkeeping(user, last_sign_in_at=utcnow())
     audit.log(actor, AuditAction.LOGIN_SUCCESS, resource=user, description=SIGN_IN_METHODS[method])
     metrics.SIGN_INS.labels("success").inc()
-    events.announce(events.signed_in, user_id=user.id)
+    events.announce(events.signed_in, user_id=user.id, method=method)
 
 
 def record_sign_out(actor: Actor, user: User) -> None:

@@ -56,11 +56,13 @@ class Progress:
 
 
 def _audit_backup(actor: Actor, action: AuditAction, backup_id: str, description: str, *,
-                  failed: bool = False, changes: dict | None = None) -> None:
+                  failed: bool = False, changes: dict | None = None, announce=None) -> None:
     with transaction():
         audit.log(actor, action, resource_type="backup", resource_id=backup_id, resource_repr=f"Backup {backup_id}",
                   description=description, changes=changes,
                   result=AuditResult.FAILURE if failed else AuditResult.SUCCESS)
+        if announce is not None:
+            events.announce(announce, backup_id=backup_id, stage="backup")
 
 
 def _engine():
@@ -113,7 +115,8 @@ def _create_locked(actor: Actor, kind: str, compression: str | None, progress: P
             progress=progress.span("dumping", start, start + width * 0.75),
             store_progress=progress.span("storing", start + width * 0.75, start + width * 0.8))
     except BackupFailed as exc:
-        _audit_backup(actor, AuditAction.SYSTEM_BACKUP, backup_id, f"Backup {backup_id} failed: {exc}", failed=True)
+        _audit_backup(actor, AuditAction.SYSTEM_BACKUP, backup_id, f"Backup {backup_id} failed: {exc}", failed=True,
+                      announce=events.backup_failed)
         raise
     with transaction():
         catalogue.upsert_backup(manifest)

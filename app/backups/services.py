@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 from flask import current_app
 
+from app import events
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditResult
 from app.backups import catalogue, crypto
@@ -280,4 +281,6 @@ def record_check(actor: Actor, backup_id: str, check: str, passed: bool, detail:
               description=f"{check.title()} of backup {backup_id} {'passed' if passed else 'failed'}: {detail}",
               changes={check: {"before": None, "after": status[check]["status"]}, "seconds": seconds},
               result=AuditResult.SUCCESS if passed else AuditResult.FAILURE)
+    if not passed:
+        events.announce(events.backup_failed, backup_id=backup_id, stage=check)
     return row

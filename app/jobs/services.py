@@ -114,6 +114,16 @@ def enqueue(name: str, actor, **params) -> str:
     Inside a request or an open transaction the job is dispatched only once it commits
     (never on rollback); elsewhere at once.
     """
+    return _enqueue(name, actor, params, after_commit_only=True)
+
+
+def enqueue_committed(name: str, actor, **params) -> str:
+    """:func:`enqueue` at once, for callers that run after the commit: event subscribers
+    (app.events), whose request or command may commit nothing more."""
+    return _enqueue(name, actor, params, after_commit_only=False)
+
+
+def _enqueue(name: str, actor, params: dict, *, after_commit_only: bool) -> str:
     if name not in REGISTRY:
         raise UnknownJob(name)
     record = JobRecord(id=new_job_id(), name=name, params=params, actor=asdict(actor))
@@ -132,7 +142,7 @@ def enqueue(name: str, actor, **params) -> str:
             # Not a daemon: a clean shutdown of this process waits for the job to finish.
             threading.Thread(target=_run_in_thread, args=(app, record.id), name=f"job-{record.id}").start()
 
-    if has_request_context() or db.session().in_transaction():
+    if after_commit_only and (has_request_context() or db.session().in_transaction()):
         after_commit(dispatch)  # the request boundary commits (or rolls back) at its end
     else:
         dispatch()

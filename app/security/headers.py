@@ -47,9 +47,11 @@ def _apply(response: Response, hsts: bool, headers: dict[str, str]) -> Response:
     if hsts:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.endpoint != "static" and (
-        current_user.is_authenticated or response.mimetype == "text/html"
+        current_user.is_authenticated or response.mimetype == "text/html" or request.blueprint == "api"
+        or "Authorization" in request.headers
     ):
-        # Pages of a signed-in user, and forms carrying CSRF tokens, never sit in a cache.
+        # Pages of a signed-in user, forms carrying CSRF tokens and API answers never sit in a
+        # cache (the service worker, docs/PWA.md, never stores them either).
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response

@@ -46,6 +46,7 @@ ROLE_CHOICES = (
 
 SECURITY, AUDIT, BACKUPS, GENERAL = _l("Security"), _l("Audit log"), _l("Backups"), _l("General")
 PRIVACY, ANALYTICS, REPLAY = _l("Privacy"), _l("Usage analytics"), _l("Session replay")
+NOTIFICATIONS = _l("Notifications")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("two_factor_required_roles", Kind.MULTICHOICE, ("superadmin", "admin", "privacy_officer"),
@@ -135,6 +136,10 @@ SETTINGS: tuple[Setting, ...] = (
             _l("The share of browser sessions recorded, among people who consented to session replay, when a "
                "browser Sentry DSN is configured. Texts are masked, typed values and images left out. 0: no "
                "session is recorded."), REPLAY, minimum=0, maximum=100),
+    # Web Push to the installed portal (app/push; docs/PWA.md)
+    Setting("push_approval_waiting_hours", Kind.INTEGER, 4, _l("Notify about approvals waiting longer than (hours)"),
+            _l("People who may decide an approval request get one push notification once it has waited this long "
+               "('flask push approvals-waiting', run from cron)."), NOTIFICATIONS, minimum=1, maximum=720),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -9,8 +9,9 @@ Layers, lowest first (a module may import its own layer and those below):
   translations, mail, cache helpers, error pages, observability, background jobs;
 - core: security (roles, scope, limits), personal data keys and sealing, the audit log, system settings;
 - domain: users, sign-in, the platform's data, backups, privacy (requests, erasure), consent, usage analytics,
-  session replay;
-- surfaces: dashboard, analytics pages, jump search, the JSON API.
+  session replay, Web Push;
+- surfaces: dashboard, analytics pages, jump search, the JSON API, the installable portal (manifest,
+  service worker).
 
 Inside a package, ``routes``/``*_routes``/``views``/``cli`` modules are its surface: a
 service module importing one of them counts as an import up. ``app/__init__.py`` is the
@@ -30,11 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
-    "foundation": ("config", "extensions", "access_rules", "database", "escaping", "events", "formatting", "inputs",
-                   "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
+    "foundation": ("config", "vapid", "extensions", "access_rules", "database", "escaping", "events", "formatting",
+                   "inputs", "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
-    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics", "replay"),
-    "surfaces": ("dashboard", "insights", "search", "api"),
+    "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics", "replay", "push"),
+    "surfaces": ("dashboard", "insights", "search", "api", "pwa"),
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}
 FACTORY = "app"

@@ -17,6 +17,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
+from app.vapid import new_key_pair
 from tests.integration.conftest import REDIS_BASE, create_database, drop_database
 from tests.sentry_server import EnvelopeServer
 
@@ -30,6 +31,7 @@ SUPERADMIN_EMAIL = "superadmin@e2e.saintara.id"
 SUPERADMIN_PASSWORD = "e2e chromium passphrase"
 USER_PASSWORD = "e2e user passphrase"
 REDIS_DB_INDEX = int(os.environ.get("TEST_REDIS_E2E_DB", "12"))
+E2E_VAPID_PRIVATE_KEY, E2E_VAPID_PUBLIC_KEY = new_key_pair()
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,10 @@ def live_env(tmp_path_factory, smtp_server) -> dict:
         "SMTP_PORT": str(smtp_server.port),
         "SMTP_STARTTLS": "0",
         "MAIL_FROM": "Saintara Admin <portal@e2e.saintara.id>",
+        # Web Push on (tests/e2e/test_push_flow.py delivers to a loopback receiver over plain HTTP).
+        "VAPID_PRIVATE_KEY": E2E_VAPID_PRIVATE_KEY,
+        "VAPID_SUBJECT": "mailto:security@e2e.saintara.id",
+        "PUSH_ALLOW_HTTP_ENDPOINTS": "1",
     }
     yield env
     drop_database(database_url)

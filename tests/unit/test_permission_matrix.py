@@ -39,6 +39,13 @@ BEARER = dict.fromkeys(ROLES, TOKEN)
 MATRIX: dict[str, dict[str, str]] = {
     "static": ALL_OK,
     "favicon": ALL_OK,
+    "pwa.manifest": ALL_OK,
+    "pwa.service_worker": ALL_OK,
+    "pwa.offline": ALL_OK,
+    "push.subscribe": SIGNED_IN,
+    "push.unsubscribe": SIGNED_IN,
+    "push.remove": SIGNED_IN,
+    "push.send_test": SIGNED_IN,
     "auth.index": {**ALL_OK, "anonymous": LOGIN},  # public, but it sends visitors to sign in
     "auth.login": ALL_OK,
     "auth.logout": SIGNED_IN,
@@ -208,7 +215,7 @@ SAMPLE_ARGS = {"filename": "css/app.css", "institution_id": 987654, "customer_id
                "entry_id": 1, "resource_type": "user", "resource_id": "1", "actor_id": 1, "fmt": "csv",
                "backup_id": "20260101T000000Z-abcdef", "job_id": "20260101T000000-abcdef12",
                "purpose": "notifications", "version": 987654, "request_id": 987654, "kind": "customer",
-               "ref_id": 987654}
+               "ref_id": 987654, "locale": "id", "subscription_id": 987654}
 
 
 def outcome(response) -> str:
