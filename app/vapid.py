@@ -51,6 +51,12 @@ def new_key_pair() -> tuple[str, str]:
     return b64url(key.private_numbers().private_value.to_bytes(32, "big")), public_key_of(key)
 
 
+# The push services of Chromium/Android, Firefox, Safari and Edge: the only hosts a subscription may name, so
+# that nobody can make the portal post to an address of their choosing (an internal service, say).
+PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "android.googleapis.com", "push.services.mozilla.com",
+                      "push.apple.com", "notify.windows.com")
+
+
 def settings(env: Mapping[str, str], *, production: bool, error: type[Exception] = ValueError) -> dict:
     """The Web Push part of the configuration; raises ``error`` with one line naming the variable."""
     private = env.get("VAPID_PRIVATE_KEY", "").strip()
@@ -67,6 +73,8 @@ def settings(env: Mapping[str, str], *, production: bool, error: type[Exception]
                              "(make one with: flask push generate-vapid)") from None
         if not subject.startswith(("mailto:", "https://")):
             raise error("VAPID_SUBJECT must be a mailto: or https: address when VAPID_PRIVATE_KEY is set")
-    return {"VAPID_PRIVATE_KEY": private or None, "VAPID_PUBLIC_KEY": public, "VAPID_SUBJECT": subject or None,
+    hosts = tuple(h.strip().lower() for h in env.get("PUSH_SERVICE_HOSTS", "").split(",") if h.strip())
+    return {"PUSH_SERVICE_HOSTS": hosts or PUSH_SERVICE_HOSTS,
+            "VAPID_PRIVATE_KEY": private or None, "VAPID_PUBLIC_KEY": public, "VAPID_SUBJECT": subject or None,
             # Tests deliver to a loopback receiver over plain HTTP; real push services are https.
             "PUSH_ALLOW_HTTP_ENDPOINTS": allow_http}

@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app import vapid
 from app.audit import services as audit
 from app.audit.models import AuditAction
 from app.database import utcnow
@@ -73,12 +74,21 @@ def _b64url_length(value: str) -> int | None:
         return None
 
 
+def known_push_service(host: str) -> bool:
+    """Whether ``host`` is (a subdomain of) one of PUSH_SERVICE_HOSTS."""
+    host = host.lower().rstrip(".")
+    known_hosts = current_app.config.get("PUSH_SERVICE_HOSTS", vapid.PUSH_SERVICE_HOSTS)
+    return any(host == known or host.endswith("." + known) for known in known_hosts)
+
+
 def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
     """Raise InvalidSubscription unless this looks like a deliverable push subscription."""
     parts = urlsplit(endpoint)
     schemes = ("https", "http") if current_app.config.get("PUSH_ALLOW_HTTP_ENDPOINTS") else ("https",)
     if len(endpoint) > MAX_ENDPOINT_LENGTH or parts.scheme not in schemes or not parts.hostname:
         raise InvalidSubscription(_l("The push service address must be an https URL."))
+    if not known_push_service(parts.hostname):
+        raise InvalidSubscription(_l("The push service address is not one of the browsers' push services."))
     if _b64url_length(p256dh) != 65 or not p256dh.startswith("B"):  # an uncompressed P-256 point (0x04...)
         raise InvalidSubscription(_l("The device's public key is not a P-256 key."))
     if _b64url_length(auth) != 16:

@@ -40,7 +40,7 @@ def make_app(folder: str):
     app = create_app({**TEST_CONFIG, "INSTANCE_PATH": folder, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/b.db",
                       "EMBEDDED_DATABASE": True, "REDIS_URL": None, "VAPID_PRIVATE_KEY": private,
                       "VAPID_PUBLIC_KEY": public, "VAPID_SUBJECT": "mailto:bench@saintara.example",
-                      "PUSH_ALLOW_HTTP_ENDPOINTS": True})
+                      "PUSH_ALLOW_HTTP_ENDPOINTS": True, "PUSH_SERVICE_HOSTS": ("127.0.0.1",)})
     with app.app_context():
         db.create_all()
     return app

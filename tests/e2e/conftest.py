@@ -75,6 +75,7 @@ def live_env(tmp_path_factory, smtp_server) -> dict:
         "VAPID_PRIVATE_KEY": E2E_VAPID_PRIVATE_KEY,
         "VAPID_SUBJECT": "mailto:security@e2e.saintara.id",
         "PUSH_ALLOW_HTTP_ENDPOINTS": "1",
+        "PUSH_SERVICE_HOSTS": "127.0.0.1,localhost",  # the loopback push receiver
     }
     yield env
     drop_database(database_url)

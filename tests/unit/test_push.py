@@ -35,7 +35,8 @@ SUBJECT = "mailto:security@saintara.example"
 def push_on(app, monkeypatch):
     """This app with VAPID keys, and loopback http endpoints allowed (the receiver is plain HTTP)."""
     for key, value in {"VAPID_PRIVATE_KEY": PRIVATE_KEY, "VAPID_PUBLIC_KEY": PUBLIC_KEY, "VAPID_SUBJECT": SUBJECT,
-                       "PUSH_ALLOW_HTTP_ENDPOINTS": True}.items():
+                       "PUSH_ALLOW_HTTP_ENDPOINTS": True,
+                       "PUSH_SERVICE_HOSTS": ("push.example.net", "127.0.0.1")}.items():
         monkeypatch.setitem(app.config, key, value)
 
 
@@ -126,6 +127,8 @@ def test_a_device_subscribes_and_unsubscribes_from_the_account_page(db, make_use
 @pytest.mark.parametrize("field, value, message", [
     ("endpoint", "http://push.example.net/send/1", "https"),
     ("endpoint", "javascript:alert(1)", "https"),
+    ("endpoint", "https://10.0.0.5/internal-admin", "push services"),
+    ("endpoint", "https://fcm.googleapis.com.attacker.example/x", "push services"),
     ("p256dh", base64.urlsafe_b64encode(b"\x04" * 10).decode(), "P-256"),
     ("auth", "c2hvcnQ", "16 bytes"),
 ])
@@ -336,3 +339,19 @@ def test_devices_subscribed_after_the_event_are_not_told_about_it(db, make_user,
         before = (utcnow() - timedelta(minutes=1)).isoformat()
         _outcome, result = push_jobs.notify(Ctx(), kind="test", user_ids=[user.id], params={}, occurred_at=before)
     assert result["devices"] == 0 and receiver.received == []
+
+
+def test_only_the_browsers_push_services_are_known_by_default(app, monkeypatch):
+    from app.push.services import known_push_service
+    from app.vapid import settings
+
+    monkeypatch.setitem(app.config, "PUSH_SERVICE_HOSTS", settings({}, production=True)["PUSH_SERVICE_HOSTS"])
+    with app.app_context():
+        assert known_push_service("fcm.googleapis.com") and known_push_service("web.push.apple.com")
+        assert known_push_service("updates.push.services.mozilla.com")
+        assert known_push_service("wns2-db5p.notify.windows.com")
+        for host in ("127.0.0.1", "localhost", "metadata.google.internal", "evilfcm.googleapis.com.example",
+                     "push.services.mozilla.com.evil.example", "apple.com"):
+            assert not known_push_service(host), host
+    assert settings({"PUSH_SERVICE_HOSTS": " Push.Example.net , "}, production=True)["PUSH_SERVICE_HOSTS"] == (
+        "push.example.net",)
