@@ -99,6 +99,11 @@ SENTRY_TUNNEL = RequestLimit(
     applies_to=_l("Browser error reports and session replays sent on to Sentry"),
     purpose=_l("The portal's pages send their error reports and replays through the portal; a session sends a "
                "replay every few seconds at most."))
+PUSH_TESTS = RequestLimit(
+    "push-tests-per-user", "5 per minute", Per.USER, ("push.send_test",), methods=("POST",),
+    applies_to=_l("Test notifications sent from the account page"),
+    purpose=_l("Each press sends a notification to every device of the account through the browsers' push "
+               "services."))
 PAGES_PER_USER = RequestLimit(
     "pages-per-user", "300 per minute", Per.USER, ("*",),
     applies_to=_l("Every other page, for signed-in users"),
@@ -106,7 +111,7 @@ PAGES_PER_USER = RequestLimit(
 
 REQUEST_LIMITS: tuple[RequestLimit, ...] = (
     SIGN_IN_POSTS, TWO_FACTOR_POSTS, PASSWORD_LINK_POSTS, CSV_EXPORTS, API_PER_TOKEN, ANALYTICS_BEACONS, SENTRY_TUNNEL,
-    PAGES_PER_USER)
+    PUSH_TESTS, PAGES_PER_USER)
 
 # Endpoints that no request limit counts: probes, static files and the metrics scrape.
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "metrics.scrape"})

@@ -355,3 +355,10 @@ def test_only_the_browsers_push_services_are_known_by_default(app, monkeypatch):
             assert not known_push_service(host), host
     assert settings({"PUSH_SERVICE_HOSTS": " Push.Example.net , "}, production=True)["PUSH_SERVICE_HOSTS"] == (
         "push.example.net",)
+
+
+def test_test_notifications_are_rate_limited_per_account(db, make_user, client_for, push_on, jobs_stay_queued):
+    client = client_for(make_user(Role.ADMIN))
+    token = csrf_token_from(client.get("/account").get_data(as_text=True))
+    answers = [client.post("/account/push/test", data={"csrf_token": token}).status_code for _ in range(6)]
+    assert answers[:5] == [302] * 5 and answers[5] == 429
