@@ -41,7 +41,7 @@ class ResourceSampler(threading.Thread):
         super().__init__(daemon=True)
         self.run_dir, self.database, self.locust_pids, self.interval = run_dir, database, locust_pids, interval
         self.samples: list[dict] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._last: dict[int, float] = {}
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
@@ -72,7 +72,7 @@ class ResourceSampler(threading.Thread):
     def run(self) -> None:
         self.sample(1.0)
         busy_before, at = psutil.cpu_times(), time.monotonic()
-        while not self._stop.wait(self.interval):
+        while not self._halt.wait(self.interval):
             now = time.monotonic()
             seconds, at = now - at, now
             used = self.sample(seconds)
@@ -86,7 +86,7 @@ class ResourceSampler(threading.Thread):
             self.samples.append({"t": time.time(), "load1": os.getloadavg()[0], "cores": used})
 
     def stop(self) -> list[dict]:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=self.interval * 2)
         return self.samples
 

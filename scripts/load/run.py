@@ -71,7 +71,7 @@ def locust(out: Path, *, workers: int, think: float, users: int | None = None, s
     if shape:
         env.update(shape)
     base = [sys.executable, "-m", "locust", "-f", str(ROOT / "scripts" / "load" / "locustfile.py"),
-            "--loglevel", "WARNING"]
+            "--loglevel", os.environ.get("LOAD_LOCUST_LOGLEVEL", "WARNING")]
     master_args = base + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                           "--expect-workers", str(workers), "--headless", "--only-summary",
                           "--host", f"https://127.0.0.1:{https}", "--csv", str(out / "locust"),

@@ -15,7 +15,8 @@
 #
 # Settings (environment): LOAD_RUN_DIR (instance/load-stack), LOAD_DATABASE (saintara_load),
 # LOAD_PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres), LOAD_HTTPS_PORT (8443),
-# LOAD_WEB_PORTS ("8101 8102"), LOAD_REDIS_PORT (6390), LOAD_WEB_CONCURRENCY (3 per instance).
+# LOAD_WEB_PORTS ("8101 8102"), LOAD_REDIS_PORT (6390), LOAD_WEB_CONCURRENCY (3 per instance),
+# LOAD_PROMETHEUS_PORT (unset: no Prometheus; set: one scraping both instances every 5 s).
 # The Redis is the stack's own (never the one on 6379 that development and tests share), with
 # append-only persistence as in production, so that a restart keeps sessions and the queue.
 set -euo pipefail
@@ -27,6 +28,7 @@ PG_ADMIN_URL="${LOAD_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres
 HTTPS_PORT="${LOAD_HTTPS_PORT:-8443}"
 read -r -a WEB_PORTS <<< "${LOAD_WEB_PORTS:-8101 8102}"
 REDIS_PORT="${LOAD_REDIS_PORT:-6390}"
+PROM_PORT="${LOAD_PROMETHEUS_PORT:-9391}"
 BIN="$ROOT/.venv/bin"
 
 case "$DATABASE" in
@@ -75,7 +77,7 @@ load_env() { set -a; . "$RUN/portal.env"; set +a; }
 make_certificate() {
   [ -f "$RUN/tls/cert.pem" ] && return 0
   mkdir -p "$RUN/tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj "/CN=127.0.0.1" \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" 2>/dev/null
   chmod 600 "$RUN/tls/key.pem"
@@ -134,6 +136,30 @@ start_nginx() {
   nginx -p "$RUN/" -c nginx.conf
 }
 
+start_prometheus() {
+  # Optional: Prometheus (make prometheus) scraping both instances every 5 s, for the Grafana
+  # dashboard monitoring/grafana/load-test.json (data source: http://127.0.0.1:$PROM_PORT).
+  command -v prometheus >/dev/null || { say "prometheus not installed: no metrics kept"; return 0; }
+  pid_alive "$RUN/prometheus.pid" && return 0
+  (load_env; umask 077; printf '%s' "$METRICS_TOKEN" > "$RUN/metrics-token")
+  cat > "$RUN/prometheus.yml" <<PROM
+global:
+  scrape_interval: 5s
+scrape_configs:
+  - job_name: saintara
+    metrics_path: /metrics
+    authorization:
+      type: Bearer
+      credentials_file: $RUN/metrics-token
+    static_configs:
+      - targets: ["127.0.0.1:${WEB_PORTS[0]}", "127.0.0.1:${WEB_PORTS[1]}"]
+PROM
+  mkdir -p "$RUN/prometheus-data"
+  (setsid prometheus --config.file="$RUN/prometheus.yml" --storage.tsdb.path="$RUN/prometheus-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >> "$RUN/logs/prometheus.log" 2>&1 < /dev/null &
+   echo $! > "$RUN/prometheus.pid")
+}
+
 wait_ready() {
   for _ in $(seq 150); do
     curl -ksf -o /dev/null "https://127.0.0.1:$HTTPS_PORT/readyz" && return 0; sleep 0.2
@@ -157,6 +183,7 @@ up() {
   start_daemon jobs "$BIN/flask" --app wsgi jobs worker
   start_daemon analytics "$BIN/flask" --app wsgi analytics ingest
   start_nginx
+  [ -n "${LOAD_PROMETHEUS_PORT:-}" ] && start_prometheus
   wait_ready
   say "up: https://127.0.0.1:$HTTPS_PORT (gunicorn on ${WEB_PORTS[*]}, Redis on $REDIS_PORT, database $DATABASE)"
 }
@@ -164,6 +191,7 @@ up() {
 down() {
   if pid_alive "$RUN/nginx.pid"; then nginx -p "$RUN/" -c nginx.conf -s quit || true; fi
   for _ in $(seq 50); do pid_alive "$RUN/nginx.pid" || break; sleep 0.1; done
+  stop_pidfile "$RUN/prometheus.pid"
   stop_pidfile "$RUN/analytics.pid"
   stop_pidfile "$RUN/jobs.pid"
   stop_pidfile "$RUN/web1.pid"
@@ -177,7 +205,7 @@ down() {
 }
 
 status() {
-  for part in nginx web1 web2 jobs analytics redis; do
+  for part in nginx web1 web2 jobs analytics redis prometheus; do
     if pid_alive "$RUN/$part.pid"; then echo "$part: running (pid $(cat "$RUN/$part.pid"))"; else echo "$part: stopped"; fi
   done
 }
