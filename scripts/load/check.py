@@ -5,8 +5,9 @@
 * every decision the portal confirmed to a simulated person (a redirect after "Approve" or
   "Reject", written to decisions-*.jsonl by the locustfile) is in the database: the approval has
   that status and that decider;
-* no approval was decided twice: at most one APPROVAL_APPROVE/APPROVAL_REJECT audit entry per
-  approval, and every decided approval has exactly one.
+* no approval was decided twice: at most one successful APPROVAL_APPROVE/APPROVAL_REJECT audit
+  entry per approval, and every decided approval has one (refused attempts, such as deciding what
+  someone decided a moment before, are audited with result "failure" and counted apart).
 
 Prints the figures as JSON and exits 1 when anything is lost or duplicated.
 """
@@ -42,12 +43,16 @@ def check(directory: Path, database_url: str) -> dict:
     confirmed_twice = confirmed.pop(-1)["confirmed_twice"]
     connection = psycopg2.connect(database_url)
     with connection, connection.cursor() as cursor:
-        cursor.execute("SELECT resource_id, count(*) FROM audit_logs WHERE action = ANY(%s)"
+        # A refused attempt (already decided, changed meanwhile) is audited too, with result "failure".
+        cursor.execute("SELECT resource_id, count(*) FROM audit_logs WHERE action = ANY(%s) AND result = 'success'"
                        " AND resource_type = 'approval' GROUP BY resource_id HAVING count(*) > 1", (list(DECIDED),))
         audited_twice = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM audit_logs WHERE action = ANY(%s) AND result = 'failure'"
+                       " AND resource_type = 'approval' AND created_at > now() - interval '1 day'", (list(DECIDED),))
+        (refused,) = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM approvals a WHERE a.status <> 'pending' AND NOT EXISTS (SELECT 1 FROM"
                        " audit_logs l WHERE l.resource_type = 'approval' AND l.resource_id = a.id::text"
-                       " AND l.action = ANY(%s))", (list(DECIDED),))
+                       " AND l.action = ANY(%s) AND l.result = 'success')", (list(DECIDED),))
         (unaudited,) = cursor.fetchone()
         lost = []
         ids = list(confirmed)
@@ -60,6 +65,7 @@ def check(directory: Path, database_url: str) -> dict:
     connection.close()
     return {"confirmed_decisions": len(confirmed), "lost": len(lost), "lost_ids": lost[:20],
             "confirmed_twice": confirmed_twice, "audited_twice": len(audited_twice),
+            "refused_attempts_audited_last_day": refused,
             "decided_without_audit_entry": unaudited,
             "ok": not lost and not confirmed_twice and not audited_twice and not unaudited}
 

@@ -12,7 +12,8 @@ X-Forwarded-For (the load stack's nginx takes it as the client's; docs/LOAD_TEST
 
 Environment: LOAD_SEED (the seed file), LOAD_WORKERS (how many worker processes share the
 accounts), LOAD_OUTPUT (a folder for the confirmed decisions and the response samples),
-LOAD_SHAPE=step with LOAD_STEPS ("50,100,200") and LOAD_STEP_SECONDS (the step load).
+LOAD_SHAPE=step with LOAD_STEPS ("50,100,200") and LOAD_STEP_SECONDS (the step load), or LOAD_SHAPE=soak
+with LOAD_USERS and LOAD_HOLD_SECONDS.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from scripts.load.portal import Authenticator, DecisionLog, Unexpected, csrf_tok
 
 # The master declares a worker lost after 3 missed one-second heartbeats. On this shared 2-core
 # machine (other people's test suites beside the portal and Locust) a worker is sometimes not
-# scheduled for that long while it spawns hundreds of people; give it 30 s.
-locust.runners.HEARTBEAT_LIVENESS = 30
+# scheduled for that long while it spawns hundreds of people; give it two minutes.
+locust.runners.HEARTBEAT_LIVENESS = 120
 
 SEED = load_seed(os.environ["LOAD_SEED"]) if os.environ.get("LOAD_SEED") else None
 OUTPUT = os.environ.get("LOAD_OUTPUT")
@@ -49,7 +50,7 @@ AUDIT_LINK = re.compile(r'href="/audit/(\d+)"')
 VERSION = re.compile(r'name="version"[^>]*value="(\d+)"')
 NEXT_LINK = re.compile(r'<a[^>]*rel="next"[^>]*href="([^"]+)"|<a[^>]*href="([^"]+)"[^>]*rel="next"')
 SEARCH_WORDS = ("approve", "customer", "transaction", "limit", "refund", "token", "sign", "phone")
-# LOAD_THINK_SCALE shortens every pause (the smoke test in `make test` uses 0.2): same paths, sooner.
+# LOAD_THINK_SCALE shortens every pause (the smoke test in `make test` halves them): same paths, sooner.
 THINK = float(os.environ.get("LOAD_THINK_SCALE", "1"))
 _counters: dict[str, itertools.count] = defaultdict(itertools.count)
 # Response samples (kind, seconds since start, milliseconds, failed) for run.py's page/API split.
@@ -325,6 +326,24 @@ if os.environ.get("LOAD_SHAPE") == "step":
             if step >= len(self.steps):
                 return None
             return self.steps[step], self.spawn_rate
+
+
+if os.environ.get("LOAD_SHAPE") == "soak":
+
+    class SoakLoad(LoadTestShape):
+        """Up to LOAD_USERS in steps of 100 every 20 s, then held for LOAD_HOLD_SECONDS (scripts/load/run.py
+        soak). Told at once to spawn a thousand people, the master lost both workers within half a minute
+        on this machine; steps of 100 (as in the step load) never did."""
+
+        users = int(os.environ.get("LOAD_USERS", "1000"))
+        hold = int(os.environ.get("LOAD_HOLD_SECONDS", "600"))
+        ramp = -(-users // 100) * 20
+
+        def tick(self):
+            run_time = self.get_run_time()
+            if run_time >= self.ramp + self.hold:
+                return None
+            return min(self.users, (int(run_time // 20) + 1) * 100), 10
 
 
 __all__ = ["Superadmin", "Approver", "InstitutionAdmin", "ApiClient", "SignIn", "Unexpected"]

@@ -2,8 +2,8 @@
 
     python -m scripts.load.run smoke   --out DIR [--users 10 --seconds 40]
     python -m scripts.load.run step    --out DIR [--steps 50,100,200,400,700,1000 --step-seconds 90]
-    python -m scripts.load.run soak    --out DIR [--users 1000 --minutes 10 --spawn-rate 5]
-    python -m scripts.load.run failure --out DIR [--users 300 --minutes 5]
+    python -m scripts.load.run soak    --out DIR [--users 1000 --minutes 10]
+    python -m scripts.load.run failure --out DIR [--users 20 --minutes 5]
 
 The stack must be up and seeded for at least as many users (scripts/load/stack.sh up, seed).
 Every run writes Locust's CSV files and HTML report, the response samples, the CPU of each part
@@ -159,7 +159,7 @@ def database_check(out: Path) -> dict:
 
 
 def finish(out: Path, result: dict) -> dict:
-    result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result.setdefault("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     result["failures"] = failures(out)
     result["database_check"] = database_check(out)
     (out / "results.json").write_text(json.dumps(result, indent=1))
@@ -179,26 +179,37 @@ def smoke(args) -> int:
     return 0 if ok else 1
 
 
+def step_detail(out: Path, steps: list[int], step_seconds: int, settle: int, samples: list[dict]) -> list[dict]:
+    """Figures of each step, by time: step i runs from the shape's start + i × step_seconds. (The
+    master's user count comes from the workers' reports, which lag and overlap on a starved machine.)"""
+    rows = figures.read_samples(out)
+    start = next(h["t"] for h in history(out) if h["users"] > 0) - 1
+    detail = []
+    for i, users in enumerate(steps):
+        begin, end = start + i * step_seconds + settle, start + (i + 1) * step_seconds
+        detail.append({"users": users, **figures.summary(rows, begin, end), "cores": mean_cores(samples, begin, end)})
+    return detail
+
+
 def step(args) -> int:
     out = Path(args.out)
     steps = [int(n) for n in args.steps.split(",")]
     shape = {"LOAD_SHAPE": "step", "LOAD_STEPS": args.steps, "LOAD_STEP_SECONDS": str(args.step_seconds),
              "LOAD_SPAWN_RATE": str(args.spawn_rate), "LOAD_TOTAL_SECONDS": str(len(steps) * args.step_seconds)}
-    with bench_lock() if not args.no_lock else nullcontext():
-        load_before = os.getloadavg()[0]
-        facts, samples = run_with_resources(out, workers=args.workers, think=1.0, shape=shape)
-        load_after = os.getloadavg()[0]
-    rows, hist = figures.read_samples(out), history(out)
-    detail = []
-    for users in steps:
-        at_target = [h["t"] for h in hist if h["users"] == users]
-        if not at_target:
-            continue
-        start, end = min(at_target) + args.settle, max(at_target) + 1
-        figure = figures.summary(rows, start, end)
-        detail.append({"users": users, **figure, "cores": mean_cores(samples, start, end)})
+    if args.reuse:  # figures again from a finished run's files (e.g. after changing how they are computed)
+        previous = json.loads((out / "results.json").read_text())
+        facts = {"exit_code": previous["exit_code"], "date": previous["date"]}
+        load_before, load_after = previous["load_before"], previous["load_after"]
+        samples = json.loads((out / "resources.json").read_text())
+    else:
+        with bench_lock() if not args.no_lock else nullcontext():
+            load_before = os.getloadavg()[0]
+            facts, samples = run_with_resources(out, workers=args.workers, think=1.0, shape=shape)
+            load_after = os.getloadavg()[0]
+    detail = step_detail(out, steps, args.step_seconds, args.settle, samples)
     (out / "step.svg").write_text(figures.step_plot(detail, "Step load: users against latency, throughput, errors"))
-    finish(out, {"kind": "step", "exit_code": facts["exit_code"], "step_seconds": args.step_seconds,
+    date = facts.get("date") or datetime.fromtimestamp(facts["started"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+    finish(out, {"kind": "step", "date": date, "exit_code": facts["exit_code"], "step_seconds": args.step_seconds,
                  "settle_seconds": args.settle, "workers": args.workers, "steps": detail,
                  "load_before": load_before, "load_after": load_after})
     return 0
@@ -207,15 +218,17 @@ def step(args) -> int:
 def soak(args) -> int:
     out = Path(args.out)
     seconds = int(args.minutes * 60)
-    ramp = args.users / args.spawn_rate
+    ramp = -(-args.users // 100) * 20
+    shape = {"LOAD_SHAPE": "soak", "LOAD_USERS": str(args.users), "LOAD_HOLD_SECONDS": str(seconds),
+             "LOAD_TOTAL_SECONDS": str(ramp + seconds)}
     with bench_lock() if not args.no_lock else nullcontext():
         load_before = os.getloadavg()[0]
-        facts, samples = run_with_resources(out, workers=args.workers, think=1.0, users=args.users,
-                                            spawn_rate=args.spawn_rate, seconds=int(seconds + ramp))
+        facts, samples = run_with_resources(out, workers=args.workers, think=1.0, shape=shape)
         load_after = os.getloadavg()[0]
     rows = figures.read_samples(out)
-    start = facts["started"] + ramp
-    finish(out, {"kind": "soak", "exit_code": facts["exit_code"], "users": args.users, "minutes": args.minutes,
+    start = next(h["t"] for h in history(out) if h["users"] > 0) - 1 + ramp
+    finish(out, {"kind": "soak", "date": datetime.fromtimestamp(facts["started"], UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                 "exit_code": facts["exit_code"], "users": args.users, "minutes": args.minutes,
                  "ramp_seconds": ramp, "workers": args.workers,
                  "steady": figures.summary(rows, start, facts["ended"]),
                  "whole_run": figures.summary(rows, facts["started"], facts["ended"]),
@@ -257,13 +270,14 @@ def main() -> int:
         p.add_argument("--spawn-rate", type=float, default=5.0)
     sub.choices["smoke"].add_argument("--users", type=int, default=10)
     sub.choices["smoke"].add_argument("--seconds", type=int, default=40)
-    sub.choices["smoke"].add_argument("--think", type=float, default=0.2, help="scale of every pause")
+    sub.choices["smoke"].add_argument("--think", type=float, default=0.5, help="scale of every pause")
     sub.choices["step"].add_argument("--steps", default="50,100,200,400,700,1000")
     sub.choices["step"].add_argument("--step-seconds", type=int, default=90)
     sub.choices["step"].add_argument("--settle", type=int, default=20, help="seconds of each step not counted")
+    sub.choices["step"].add_argument("--reuse", action="store_true", help="recompute the figures of --out's run")
     sub.choices["soak"].add_argument("--users", type=int, default=1000)
     sub.choices["soak"].add_argument("--minutes", type=float, default=10)
-    sub.choices["failure"].add_argument("--users", type=int, default=300)
+    sub.choices["failure"].add_argument("--users", type=int, default=20, help="below the knee: errors are the faults'")
     sub.choices["failure"].add_argument("--minutes", type=float, default=5)
     args = parser.parse_args()
     return {"smoke": smoke, "step": step, "soak": soak, "failure": failure}[args.command](args)
