@@ -45,9 +45,12 @@ def summary(rows: list, start: float, end: float) -> dict:
 def recovery(rows: list, fault_at: float, horizon: float) -> dict:
     """Errors after a fault (within ``horizon`` s) and the seconds from the fault to the last of them."""
     after = [row for row in rows if fault_at <= row[1] < fault_at + horizon]
+    before = [row[2] for row in rows if fault_at - horizon <= row[1] < fault_at]
     failed = [row for row in after if row[3]]
     return {"errors": len(failed), "requests": len(after),
-            "recovered_after_s": round(failed[-1][1] - fault_at, 1) if failed else 0.0}
+            "recovered_after_s": round(failed[-1][1] - fault_at, 1) if failed else 0.0,
+            "p95_before_ms": round(percentile(before, 0.95)) if before else None,
+            "p95_after_ms": round(percentile([row[2] for row in after], 0.95)) if after else None}
 
 
 def step_plot(steps: list[dict], title: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +31,30 @@ def _cores(cores: dict) -> str:
     web = sum(cores.get(name, 0) for name in WEB)
     return (f"{web:.2f} | {cores.get('postgres', 0):.2f} | {cores.get('redis', 0):.2f} | "
             f"{cores.get('nginx', 0):.2f} | {cores.get('locust', 0):.2f} | {cores.get('other', 0):.2f}")
+
+
+def _outcome(error: str) -> str:
+    """A failure's kind, for people: the status, or what went wrong without one."""
+    found = re.search(r"(?:answered |\(')(\d{1,3})\b", error)
+    if "HTTPParseError" in error:
+        return "answer cut off mid-stream"
+    if found and found.group(1) == "0":
+        return "no answer (Locust's 60 s timeout or connection error)"
+    if found:
+        return f"status {found.group(1)}"
+    return error[:80]
+
+
+def _failure_rows(failures: list[dict], limit: int = 12) -> list[str]:
+    """Failures grouped by request and kind, most frequent first."""
+    counts: dict[tuple[str, str], int] = {}
+    for f in failures:
+        key = (f"{f['method']} {f['name']}", _outcome(f["error"]))
+        counts[key] = counts.get(key, 0) + f["count"]
+    rows = sorted(counts.items(), key=lambda item: -item[1])
+    return ["| request | what | count |", "| --- | --- | ---: |"] + [
+        f"| {name} | {what} | {count:,} |" for (name, what), count in rows[:limit]] + (
+        [f"| … {len(rows) - limit} more | | {sum(c for _k, c in rows[limit:]):,} |"] if len(rows) > limit else [])
 
 
 def _ms(value) -> str:
@@ -67,16 +92,16 @@ def soak_section(soak: dict, runs: str) -> list[str]:
              f"during, {soak['load_after']:.1f} after.", "",
              "| | requests | errors | requests/s | p50 ms | p95 ms | threshold | met |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
-             f"| pages | {s['page']['requests']:,} | {s['page']['errors']} | | {_ms(s['page']['p50'])} | "
+             f"| pages | {s['page']['requests']:,} | {s['page']['errors']:,} | | {_ms(s['page']['p50'])} | "
              f"{_ms(s['page']['p95'])} | p95 ≤ {PAGE_P95_MS} ms, 0 errors | "
              f"{'yes' if page_ok and not s['page']['errors'] else 'no'} |",
-             f"| API | {s['api']['requests']:,} | {s['api']['errors']} | | {_ms(s['api']['p50'])} | "
+             f"| API | {s['api']['requests']:,} | {s['api']['errors']:,} | | {_ms(s['api']['p50'])} | "
              f"{_ms(s['api']['p95'])} | p95 ≤ {API_P95_MS} ms, 0 errors | "
              f"{'yes' if api_ok and not s['api']['errors'] else 'no'} |",
-             f"| sign-in steps | {s['sign-in']['requests']:,} | {s['sign-in']['errors']} | | "
+             f"| sign-in steps | {s['sign-in']['requests']:,} | {s['sign-in']['errors']:,} | | "
              f"{_ms(s['sign-in']['p50'])} | "
              f"{_ms(s['sign-in']['p95'])} | | |",
-             f"| all | {s['requests']:,} | {s['errors']} | {s['rps']} | {_ms(s['p50'])} | {_ms(s['p95'])} | | |", "",
+             f"| all | {s['requests']:,} | {s['errors']:,} | {s['rps']} | {_ms(s['p50'])} | {_ms(s['p95'])} | | |", "",
              "CPU during the measured minutes (cores): gunicorn (both instances) | PostgreSQL | Redis | nginx | "
              f"Locust | other: {_cores(c).replace(' | ', ' · ')}; the machine was "
              f"{c.get('machine', 0):.2f} of 2 cores busy.", "",
@@ -84,9 +109,7 @@ def soak_section(soak: dict, runs: str) -> list[str]:
              f"{check['lost']} lost, {check['confirmed_twice'] + check['audited_twice']} made twice, "
              f"{check['decided_without_audit_entry']} decided without their audit entry.", ""]
     if soak["failures"]:
-        lines += ["Failures by request:", "", "| request | error | count |", "| --- | --- | ---: |"]
-        lines += [f"| {f['method']} {f['name']} | {f['error']} | {f['count']:,} |" for f in soak["failures"][:12]]
-        lines.append("")
+        lines += ["Failures by request:", "", *_failure_rows(soak["failures"]), ""]
     lines += [f"Locust's report: [{runs}/soak/report.html]({runs}/soak/report.html); CSV: `{runs}/soak/locust_*.csv`.",
               ""]
     return lines
@@ -96,21 +119,22 @@ def failure_section(run: dict, runs: str) -> list[str]:
     check = run["database_check"]
     lines = [f"### Failure under load ({run['date']})", "",
              f"{run['users']:,} users for {run['minutes']:g} minutes; {run['whole_run']['requests']:,} requests, "
-             f"{run['whole_run']['errors']} failed. Errors counted in the 60 s after each event; \"recovered\" is the "
+             f"{run['whole_run']['errors']} failed; load average {run['load_before']:.1f} before, "
+             f"{run['load_after']:.1f} after. Errors counted in the 60 s after each event; \"recovered\" is the "
              "time from the event to the last failed request in that minute.", "",
-             "| at (s) | event | took | errors after it | requests in that minute | recovered after |",
-             "| ---: | --- | ---: | ---: | ---: | ---: |"]
+             "| at (s) | event | took | errors after it | requests in that minute | recovered after | "
+             "p95 the minute before | p95 the minute after |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in run["faults"]:
         lines.append(f"| {f['at_s']} | `stack.sh {f['what']}` | {f['took_s']} s | {f['errors']} | {f['requests']:,} | "
-                     f"{f['recovered_after_s']} s |")
+                     f"{f['recovered_after_s']} s | {_ms(f.get('p95_before_ms'))} ms | "
+                     f"{_ms(f.get('p95_after_ms'))} ms |")
     lines += ["", f"Database after the run: {check['confirmed_decisions']:,} decisions confirmed, "
               f"{check['lost']} lost, "
               f"{check['confirmed_twice'] + check['audited_twice']} made twice, "
               f"{check['decided_without_audit_entry']} decided without their audit entry.", ""]
     if run["failures"]:
-        lines += ["| request | error | count |", "| --- | --- | ---: |"]
-        lines += [f"| {f['method']} {f['name']} | {f['error']} | {f['count']:,} |" for f in run["failures"][:12]]
-        lines.append("")
+        lines += [*_failure_rows(run["failures"]), ""]
     return lines
 
 

@@ -244,16 +244,26 @@ def failure(args) -> int:
     kill_at = ramp + (seconds - ramp) / 3
     redis_at = ramp + 2 * (seconds - ramp) / 3
     faults = [(kill_at, ["kill-web", "2"]), (kill_at + 30, ["start-web", "2"]), (redis_at, ["restart-redis"])]
-    with bench_lock() if not args.no_lock else nullcontext():
-        load_before = os.getloadavg()[0]
-        facts, samples = run_with_resources(out, workers=args.workers, think=1.0, users=args.users,
-                                            spawn_rate=args.spawn_rate, seconds=seconds, faults=faults)
-        load_after = os.getloadavg()[0]
+    if args.reuse:  # figures again from a finished run's files
+        previous = json.loads((out / "results.json").read_text())
+        facts = {"exit_code": previous["exit_code"], "started": previous["started"], "faults": previous["faults"],
+                 "ended": previous.get("ended") or max(row[1] for row in figures.read_samples(out)) + 1}
+        load_before, load_after = previous["load_before"], previous["load_after"]
+        for fault in facts["faults"]:
+            fault["at"] = facts["started"] + fault.pop("at_s")
+    else:
+        with bench_lock() if not args.no_lock else nullcontext():
+            load_before = os.getloadavg()[0]
+            facts, samples = run_with_resources(out, workers=args.workers, think=1.0, users=args.users,
+                                                spawn_rate=args.spawn_rate, seconds=seconds, faults=faults)
+            load_after = os.getloadavg()[0]
     rows = figures.read_samples(out)
     for fault in facts["faults"]:
         fault.update(figures.recovery(rows, fault["at"], 60))
         fault["at_s"] = round(fault.pop("at") - facts["started"], 1)
-    finish(out, {"kind": "failure", "exit_code": facts["exit_code"], "users": args.users, "minutes": args.minutes,
+    finish(out, {"kind": "failure", "started": facts["started"], "ended": facts["ended"],
+                 "date": datetime.fromtimestamp(facts["started"], UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                 "exit_code": facts["exit_code"], "users": args.users, "minutes": args.minutes,
                  "faults": facts["faults"], "whole_run": figures.summary(rows, facts["started"], facts["ended"]),
                  "load_before": load_before, "load_after": load_after})
     return 0
@@ -279,6 +289,7 @@ def main() -> int:
     sub.choices["soak"].add_argument("--minutes", type=float, default=10)
     sub.choices["failure"].add_argument("--users", type=int, default=20, help="below the knee: errors are the faults'")
     sub.choices["failure"].add_argument("--minutes", type=float, default=5)
+    sub.choices["failure"].add_argument("--reuse", action="store_true", help="recompute the figures of --out's run")
     args = parser.parse_args()
     return {"smoke": smoke, "step": step, "soak": soak, "failure": failure}[args.command](args)
 
