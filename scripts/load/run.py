@@ -131,6 +131,12 @@ def failures(out: Path) -> list[dict]:
                 for r in csv.DictReader(handle)]
 
 
+def exceptions(out: Path) -> list[dict]:
+    """Errors raised inside the scenarios (a page without the form it should have, ...)."""
+    with open(out / "locust_exceptions.csv") as handle:
+        return [{"count": int(r["Count"]), "message": r["Message"][:160]} for r in csv.DictReader(handle)]
+
+
 def run_with_resources(out: Path, **kwargs) -> tuple[dict, list[dict]]:
     pids: list[int] = []
     database = stack_env()["DATABASE_URL"].rsplit("/", 1)[1]
@@ -161,6 +167,7 @@ def database_check(out: Path) -> dict:
 def finish(out: Path, result: dict) -> dict:
     result.setdefault("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     result["failures"] = failures(out)
+    result["exceptions"] = exceptions(out)
     result["database_check"] = database_check(out)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("steps_detail",)}, indent=1)[:6000])
@@ -174,7 +181,8 @@ def smoke(args) -> int:
     rows = figures.read_samples(out)
     result = finish(out, {"kind": "smoke", "exit_code": facts["exit_code"],
                           "summary": figures.summary(rows, facts["started"], facts["ended"])})
-    ok = (facts["exit_code"] == 0 and not result["failures"] and result["summary"]["requests"] > 0
+    ok = (facts["exit_code"] == 0 and not result["failures"] and not result["exceptions"]
+          and result["summary"]["requests"] > 0
           and result["database_check"]["ok"])
     return 0 if ok else 1
 

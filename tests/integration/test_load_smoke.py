@@ -66,6 +66,7 @@ def test_every_persona_runs_through_nginx_without_a_single_error(stack, tmp_path
     assert (out / "results.json").exists(), result.stdout + result.stderr + log
     results = json.loads((out / "results.json").read_text())
     assert results["failures"] == [], results["failures"]
+    assert results["exceptions"] == [], results["exceptions"]
     assert results["summary"]["errors"] == 0
     # Every kind of request went through: pages, the API by cursor, sign-ins with a code.
     for kind in ("page", "api", "sign-in"):
