@@ -53,6 +53,11 @@ class EnvelopeServer:
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                elif encoding == "br":
+                    # The SDK prefers brotli whenever it can import it (Locust, in requirements-dev, brings it).
+                    import brotli
+
+                    body = brotli.decompress(body)
                 with server.arrived:
                     server.envelopes.append(Envelope(body))
                     server.arrived.notify_all()
