@@ -11,7 +11,7 @@ PO_FILES := $(shell find app -path '*/translations/*/LC_MESSAGES/*.po')
 MO_FILES := $(PO_FILES:.po=.mo)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup dev-setup translations services browser prometheus lint format vendor i18n-extract rate-limit-docs clean
+.PHONY: run test setup dev-setup translations services browser prometheus nginx lint format vendor i18n-extract rate-limit-docs clean
 
 ## run: set everything up and serve the portal with demo data at http://127.0.0.1:5000
 run: setup
@@ -21,8 +21,8 @@ run: setup
 	@echo "Saintara Admin: http://$(HOST):$(PORT)  (sign in as $(ADMIN_EMAIL))"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-## test: install what the suite needs and run all of it (unit, PostgreSQL/Redis, Chromium, Prometheus)
-test: dev-setup lint services browser prometheus
+## test: install what the suite needs and run all of it (unit, PostgreSQL/Redis, Chromium, Prometheus, nginx)
+test: dev-setup lint services browser prometheus nginx
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered \
 		--tracing retain-on-failure --screenshot only-on-failure --output test-results $(PYTEST_ARGS)
 
@@ -64,6 +64,14 @@ browser:
 ## prometheus: install Debian's Prometheus and promtool for the monitoring tests when missing
 prometheus:
 	scripts/dev/ensure-prometheus.sh
+
+## nginx: install Debian's nginx for the load-test stack and its smoke test when it is missing
+nginx:
+	scripts/dev/ensure-nginx.sh
+
+## load-smoke: the load test's smoke run alone (stack up, a few users for 40 s through nginx, stack down)
+load-smoke: dev-setup services nginx
+	$(BIN)/pytest tests/integration/test_load_smoke.py --no-cov -q
 
 ## rate-limit-docs: rewrite docs/API_RATE_LIMITS.md from app/security/ratelimits.py
 rate-limit-docs: $(VENV)/.runtime

@@ -54,7 +54,8 @@ class EnvelopeServer:
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
-                elif encoding == "br":  # sentry-sdk compresses so when brotli happens to be installed
+                elif encoding == "br":
+                    # The SDK prefers brotli whenever it can import it (Locust, in requirements-dev, brings it).
                     import brotli
 
                     body = brotli.decompress(body)
