@@ -16,9 +16,11 @@ def init_app(app) -> None:
     package import without pulling in views."""
     from app.audit import routes  # noqa: F401  (they add their routes to bp)
     from app.audit.integrity import audit_chain
+    from app.audit.personal import install_load_hook
     from app.audit.services import install_session_hooks
     from app.observability.gauges import register_gauge
 
     install_session_hooks()
+    install_load_hook()
     app.register_blueprint(bp)
     register_gauge("audit_chain", audit_chain)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from sqlalchemy import event
+
+from app.audit.models import AuditLog
 from app.personal_data import vault
 from app.personal_data.catalogue import PERSONAL_FIELDS
 from app.security.actor import Actor
@@ -88,3 +91,15 @@ def seal_entry(entry) -> None:
         entry.resource_repr = repr_text if repr_text is None or len(repr_text) <= 300 else vault.seal(
             found[0][0], found[0][1], entry.resource_repr, max_length=300)
     entry.description = seal_mentions(vault.seal, entry.description, found)
+
+
+def _note_people(entry, context) -> None:
+    vault.expect_on_load(context.session, (entry.actor_email, entry.impersonator_email, entry.resource_repr,
+                                           entry.description, entry.changes))
+
+
+def install_load_hook() -> None:
+    """Entries loaded for a page note the people they mention, so that revealing a page of them
+    reads every key it needs in one query instead of one query per person (idempotent)."""
+    if not event.contains(AuditLog, "load", _note_people):
+        event.listen(AuditLog, "load", _note_people)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from flask import has_app_context
 from flask_babel import gettext as _
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import Engine, event, select
@@ -173,16 +175,30 @@ class Opener:
 
     Made inside a request or command (it captures the keys and the translated "erased
     subject" label then); ``fetch(subject_id)`` returns the subject's wrapped key, or None
-    when it has none (erased, or unknown). The default reads through the session; a streamed
-    export passes a function that reads through its own connection.
+    when it has none (erased, or unknown). The default reads through the session, the keys of
+    every subject :meth:`expect` noted in one query; a streamed export passes a function that
+    reads through its own connection.
     """
 
     def __init__(self, fetch: Callable[[int], str | None] | None = None) -> None:
         self._unwrap = crypto.decrypter()
-        self._fetch = fetch or _fetch_with_session
+        self._fetch = fetch
         self._erased = _("erased subject #%(id)s", id="\x00")
         self._ciphers: dict[int, AESSIV | None] = {}
         self._memo: dict[str, str] = {}  # AES-SIV is deterministic: the same text recurs (an actor's e-mail)
+        self._expected: set[int] = set()  # subjects of loaded rows, fetched together at the first miss
+        self._batched = fetch is None  # the session's fetch can read many keys in one query
+
+    def expect(self, values: Iterable) -> None:
+        """Note the subjects of the sealed values in ``values`` (strings, or texts and JSON that
+        mention people): their keys are read in one query when the first of them is needed, not
+        one query each. Rows of a page call this as they load (app.audit installs it)."""
+        for value in values:
+            if isinstance(value, str):
+                if PREFIX in value:
+                    self._expected.update(int(m.group(1)) for m in _SUBJECT.finditer(value))
+            elif isinstance(value, dict | list) and _holds_sealed(value):
+                self.expect([json.dumps(value)])
 
     def load(self, subject_ids: Iterable[int]) -> None:
         """Unwrap these subjects' keys now, so that revealing their values reads nothing later."""
@@ -194,8 +210,12 @@ class Opener:
 
     def _cipher(self, subject_id: int) -> AESSIV | None:
         if subject_id not in self._ciphers:
-            wrapped = self._fetch(subject_id)
-            self._ciphers[subject_id] = None if wrapped is None else AESSIV(base64.b64decode(self._unwrap(wrapped)))
+            missing = ({subject_id} | self._expected) - self._ciphers.keys() if self._batched else {subject_id}
+            self._expected.clear()
+            found = _fetch_many(missing) if self._batched else {subject_id: self._fetch(subject_id)}
+            for key in missing:
+                wrapped = found.get(key)
+                self._ciphers[key] = None if wrapped is None else AESSIV(base64.b64decode(self._unwrap(wrapped)))
         return self._ciphers[subject_id]
 
     def reveal(self, value):
@@ -240,10 +260,17 @@ class Opener:
 
 
 _TOKEN = re.compile(r"s1~\d{1,18}~[A-Za-z0-9_-]*")
+_SUBJECT = re.compile(r"s1~(\d{1,18})~")
+_BATCH = 500  # subject ids per query
 
 
-def _fetch_with_session(subject_id: int) -> str | None:
-    return db.session.execute(select(DataSubject.wrapped_key).where(DataSubject.id == subject_id)).scalar()
+def _fetch_many(subject_ids: set[int]) -> dict[int, str | None]:
+    ids = sorted(subject_ids)
+    found: dict[int, str | None] = {}
+    for start in range(0, len(ids), _BATCH):
+        found.update(db.session.execute(select(DataSubject.id, DataSubject.wrapped_key)
+                                        .where(DataSubject.id.in_(ids[start:start + _BATCH]))).tuples().all())
+    return found
 
 
 def fetch_through(bind) -> Callable[[int], str | None]:
@@ -291,6 +318,18 @@ def _holds_sealed(value) -> bool:
     if isinstance(value, list):
         return any(_holds_sealed(item) for item in value)
     return False
+
+
+def expect(values: Iterable) -> None:
+    """:meth:`Opener.expect` on the current transaction's opener."""
+    opener().expect(values)
+
+
+def expect_on_load(session, values: Iterable) -> None:
+    """:func:`expect`, for rows loaded by ``session`` when it is the request's (or the job's)
+    session: the one whose opener reveals them. Other sessions' rows are left alone."""
+    if has_app_context() and session is db.session():
+        opener().expect(values)
 
 
 def forget_keys() -> None:

@@ -1,0 +1,55 @@
+"""Revealing a page of audit entries reads the keys of the people on it in one query."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from app.audit.models import AuditLog
+from app.personal_data import vault
+from app.security.actor import Actor
+from app.users.models import Role
+
+
+@contextmanager
+def key_queries(db):
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM data_subjects" in statement:
+            seen.append(statement)
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_page_of_entries_by_five_people_reads_their_keys_in_one_query(db, make_user, write_audit):
+    people = [make_user(Role.ADMIN) for _ in range(5)]
+    for person in people:
+        write_audit("USER_UPDATE", actor=Actor.for_user(person), description=f"Changed by {person.email}")
+    db.session.commit()
+    with key_queries(db) as seen:
+        entries = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE")
+                                     .order_by(AuditLog.id)).all()
+        shown = [vault.reveal(entry.actor_email) for entry in entries]
+    assert all(vault.is_sealed(entry.actor_email) for entry in entries)
+    assert shown == [person.email for person in people]
+    assert len(seen) == 1
+
+
+def test_an_erased_person_on_the_page_is_shown_as_erased(db, make_user, write_audit):
+    from app.personal_data import ledger
+
+    kept, erased = make_user(Role.ADMIN), make_user(Role.ADMIN)
+    for person in (kept, erased):
+        write_audit("USER_UPDATE", actor=Actor.for_user(person))
+    subject_id = vault.subject("user", erased.id)[0]
+    ledger.destroy_key("user", erased.id)
+    db.session.commit()
+    entries = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE").order_by(AuditLog.id)).all()
+    assert [vault.reveal(entry.actor_email) for entry in entries] == [kept.email, f"erased subject #{subject_id}"]
