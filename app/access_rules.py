@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import request
+
 
 @dataclass(frozen=True)
 class AccessRule:
@@ -51,3 +53,15 @@ def signed_in(view: Callable) -> Callable:
 def access_rule(view: Callable | None) -> AccessRule | None:
     """The declaration a view carries (None: it declares nothing and is refused)."""
     return getattr(view, _ATTR, None)
+
+
+def same_origin_request() -> bool:
+    """Whether the browser says this request comes from this site's own pages: ``Sec-Fetch-Site:
+    same-origin``, or, from a browser that sends no fetch metadata, an ``Origin`` naming this
+    host. For the CSRF-exempt endpoints that the portal's own scripts post to with
+    ``navigator.sendBeacon`` or the Sentry SDK (which cannot add the CSRF header)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") == request.host_url.rstrip("/")

@@ -18,20 +18,13 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from app.access_rules import signed_in
+from app.access_rules import same_origin_request, signed_in
 from app.analytics import bp, catalogue, services
 from app.extensions import csrf
 from app.inputs import InvalidInput, safe_next_url, text
 
 MAX_BODY = 1024
 
-
-def _same_origin() -> bool:
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site == "same-origin"
-    origin = request.headers.get("Origin")
-    return origin is not None and origin.rstrip("/") == request.host_url.rstrip("/")
 
 
 def _route_template(page: str | None) -> str | None:
@@ -67,7 +60,7 @@ def parse_beacon(body: bytes) -> tuple[str, str | None]:
 @bp.post("/analytics/collect")
 @signed_in
 def collect():
-    if not _same_origin():
+    if not same_origin_request():
         return jsonify(error={"code": "cross_origin", "message": _("Only pages of this site may send this.")}), 403
     try:
         name, path = parse_beacon(request.get_data(cache=False)[:MAX_BODY + 1])

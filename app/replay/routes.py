@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
-from app.access_rules import public
+from app.access_rules import public, same_origin_request
 from app.analytics.services import signed_in_user
 from app.extensions import csrf
 from app.inputs import InvalidInput
@@ -24,13 +24,6 @@ from app.replay.tunnel import MAX_ENVELOPE_BYTES, BrowserDsn, RefusedEnvelope, c
 
 RETRY_SECONDS = 60
 
-
-def _same_origin() -> bool:
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site == "same-origin"
-    origin = request.headers.get("Origin")
-    return origin is not None and origin.rstrip("/") == request.host_url.rstrip("/")
 
 
 def _refused(code: str, message: str, status: int, field: str | None = "body"):
@@ -43,7 +36,7 @@ def tunnel():
     configured = current_app.config.get("SENTRY_BROWSER_DSN")
     if not configured:
         abort(404)
-    if not _same_origin():
+    if not same_origin_request():
         return _refused("cross_origin", _("Only pages of this site may send this."), 403, None)
     if request.content_length is not None and request.content_length > MAX_ENVELOPE_BYTES:
         return _refused("too_large", _("The envelope is too large."), 413)
