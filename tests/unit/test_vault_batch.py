@@ -53,3 +53,14 @@ def test_an_erased_person_on_the_page_is_shown_as_erased(db, make_user, write_au
     db.session.commit()
     entries = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE").order_by(AuditLog.id)).all()
     assert [vault.reveal(entry.actor_email) for entry in entries] == [kept.email, f"erased subject #{subject_id}"]
+
+
+def test_the_audit_log_page_reads_its_peoples_keys_in_one_query(db, make_user, write_audit, client_for):
+    people = [make_user(Role.ADMIN) for _ in range(4)]
+    for person in people:
+        write_audit("USER_UPDATE", actor=Actor.for_user(person))
+    viewer = client_for(make_user(Role.SUPERADMIN))
+    with key_queries(db) as seen:
+        html = viewer.get("/audit?action=USER_UPDATE").get_data(as_text=True)
+    assert all(person.email in html for person in people)
+    assert len(seen) == 1
