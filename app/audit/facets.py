@@ -62,6 +62,7 @@ def facets(scope: int | None) -> Facets:
         cached = _build(scope)
         _cache_call("set", key, cached, CACHE_SECONDS)
     # The cache holds actors as stored (sealed); they are revealed for this reader only.
+    vault.expect(cached.actors)  # their keys in one query, not one each
     actors = sorted({vault.reveal(actor) for actor in cached.actors})
     return replace(cached, actors=tuple(actors))
 

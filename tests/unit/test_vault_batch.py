@@ -64,3 +64,17 @@ def test_the_audit_log_page_reads_its_peoples_keys_in_one_query(db, make_user, w
         html = viewer.get("/audit?action=USER_UPDATE").get_data(as_text=True)
     assert all(person.email in html for person in people)
     assert len(seen) == 1
+
+
+def test_the_actor_list_of_the_filter_form_reads_its_keys_in_one_query(db, make_user, write_audit, client_for):
+    on_page = [make_user(Role.ADMIN) for _ in range(2)]
+    elsewhere = [make_user(Role.ADMIN) for _ in range(3)]  # in the filter form's actor list only
+    for person in on_page:
+        write_audit("USER_UPDATE", actor=Actor.for_user(person))
+    for person in elsewhere:
+        write_audit("SETTINGS_UPDATE", actor=Actor.for_user(person))
+    viewer = client_for(make_user(Role.SUPERADMIN))
+    with key_queries(db) as seen:
+        html = viewer.get("/audit?action=USER_UPDATE").get_data(as_text=True)
+    assert all(person.email in html for person in on_page + elsewhere)
+    assert len(seen) <= 2  # the page's people, then the form's (one query each time)
