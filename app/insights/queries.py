@@ -37,9 +37,9 @@ def _in(model, period: Period):
 
 
 def _percentiles(model, key, counted, period: Period, percents: tuple[int, ...],
-                 where=()) -> dict[object, list[float | None]]:
-    """Per ``key``: the nearest-rank percentiles (whole ``percents``) of the histogram rows of ``model``
-    in the period, worked out in the database (a row per key, not per bucket)."""
+                 where=()) -> dict[object, tuple[int, list[float | None]]]:
+    """Per ``key``: how many the histogram rows of ``model`` in the period count, and their nearest-rank
+    percentiles (whole ``percents``), worked out in the database in one scan (a row per key, not per bucket)."""
     summed = (select(key.label("key"), model.bucket.label("bucket"), func.sum(counted).label("n"))
               .where(*_in(model, period), *where).group_by(key, model.bucket).subquery())
     running = select(summed.c.key, summed.c.bucket,
@@ -48,8 +48,9 @@ def _percentiles(model, key, counted, period: Period, percents: tuple[int, ...],
     # the first bucket whose running count reaches p % of the total (seen >= ceil(p * total) for whole counts)
     picks = [func.min(case((running.c.seen * 100 >= percent * running.c.total, running.c.bucket)))
              for percent in percents]
-    return {row[0]: [None if b is None else histogram.value_of(int(b)) for b in row[1:]]
-            for row in db.session.execute(select(running.c.key, *picks).group_by(running.c.key))}
+    return {row[0]: (int(row[1]), [None if b is None else histogram.value_of(int(b)) for b in row[2:]])
+            for row in db.session.execute(select(running.c.key, func.max(running.c.total), *picks)
+                                          .group_by(running.c.key))}
 
 
 @dataclass(frozen=True)
@@ -107,15 +108,11 @@ def funnel(period: Period) -> list[FunnelStep]:
         .where(AnalyticsDaily.name.in_(FUNNEL), *_in(AnalyticsDaily, period)).group_by(AnalyticsDaily.name)).all())
     medians = _percentiles(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period, (50,),
                            (AnalyticsDuration.name.in_(FUNNEL),))
-    timed = dict(db.session.execute(
-        select(AnalyticsDuration.name, func.sum(AnalyticsDuration.events))
-        .where(AnalyticsDuration.name.in_(FUNNEL), *_in(AnalyticsDuration, period))
-        .group_by(AnalyticsDuration.name)).all())
     steps, previous = [], None
     for name in FUNNEL:
         count = int(counts.get(name) or 0)
-        steps.append(FunnelStep(name, count, count / previous if previous else None,
-                                medians.get(name, [None])[0], int(timed.get(name) or 0)))
+        timed, (median,) = medians.get(name, (0, [None]))
+        steps.append(FunnelStep(name, count, count / previous if previous else None, median, timed))
         previous = count
     return steps
 
@@ -188,7 +185,7 @@ def platform(period: Period, interval: str) -> tuple[list[InstitutionFigures], l
                               period, (50, 95))
     names = _names()
     rows = [InstitutionFigures(inst, names.get(inst, ""), int(count), int(volume), int(approvals),
-                               *turnaround.get(inst, [None, None]))
+                               *turnaround.get(inst, (0, [None, None]))[1])
             for inst, count, volume, approvals in sums]
     rows.sort(key=lambda r: (-r.volume_idr, r.name, r.institution_id))
     return rows, [(start, values[0], values[1]) for start, values in sorted(per_interval.items())]
