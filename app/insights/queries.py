@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 
 from app.analytics import histogram
 from app.analytics.catalogue import BY_NAME, ROLES, Kind
@@ -22,7 +22,9 @@ from app.analytics.models import (
     AnalyticsDuration,
     PlatformDaily,
     PlatformTurnaround,
+    PlatformTurnaroundMonth,
 )
+from app.analytics.platform_rollup import month_bounds
 from app.extensions import db
 from app.insights.ranges import Period
 from app.platform.models import Institution
@@ -36,12 +38,36 @@ def _in(model, period: Period):
     return (model.day >= period.first, model.day <= period.last)
 
 
-def _percentiles(model, key, counted, period: Period, percents: tuple[int, ...],
-                 where=()) -> dict[object, tuple[int, list[float | None]]]:
-    """Per ``key``: how many the histogram rows of ``model`` in the period count, and their nearest-rank
+def _histogram(model, key, counted, period: Period, where=()):
+    """The histogram rows of ``model`` in the period as (key, bucket, n)."""
+    return select(key.label("key"), model.bucket.label("bucket"), counted.label("n")).where(*_in(model, period), *where)
+
+
+def _turnaround_rows(period: Period):
+    """The turnaround histogram rows of the period as (institution, bucket, n): whole calendar months from
+    ``platform_turnaround_monthly``, the days before and after them from ``platform_turnaround_daily``."""
+    first_month = period.first if period.first.day == 1 else month_bounds(period.first)[1] + timedelta(days=1)
+    last_month = month_bounds(period.last)[0]
+    if month_bounds(period.last)[1] != period.last:
+        last_month = month_bounds(last_month - timedelta(days=1))[0]
+    daily = PlatformTurnaround
+    if first_month > last_month:
+        return _histogram(daily, daily.institution_id, daily.approvals, period)
+    monthly = PlatformTurnaroundMonth
+    whole = select(monthly.institution_id.label("key"), monthly.bucket.label("bucket"), monthly.approvals.label("n")
+                   ).where(monthly.month >= first_month, monthly.month <= last_month)
+    ends = select(daily.institution_id.label("key"), daily.bucket.label("bucket"), daily.approvals.label("n")).where(
+        or_(and_(daily.day >= period.first, daily.day < first_month),
+            and_(daily.day > month_bounds(last_month)[1], daily.day <= period.last)))
+    return union_all(whole, ends)
+
+
+def _percentiles(rows, percents: tuple[int, ...]) -> dict[object, tuple[int, list[float | None]]]:
+    """Per key of the histogram ``rows`` (key, bucket, n): how many they count, and their nearest-rank
     percentiles (whole ``percents``), worked out in the database in one scan (a row per key, not per bucket)."""
-    summed = (select(key.label("key"), model.bucket.label("bucket"), func.sum(counted).label("n"))
-              .where(*_in(model, period), *where).group_by(key, model.bucket).subquery())
+    rows = rows.subquery()
+    summed = (select(rows.c.key, rows.c.bucket, func.sum(rows.c.n).label("n"))
+              .group_by(rows.c.key, rows.c.bucket).subquery())
     running = select(summed.c.key, summed.c.bucket,
                      func.sum(summed.c.n).over(partition_by=summed.c.key, order_by=summed.c.bucket).label("seen"),
                      func.sum(summed.c.n).over(partition_by=summed.c.key).label("total")).subquery()
@@ -106,8 +132,8 @@ def funnel(period: Period) -> list[FunnelStep]:
     counts = dict(db.session.execute(
         select(AnalyticsDaily.name, func.sum(AnalyticsDaily.events))
         .where(AnalyticsDaily.name.in_(FUNNEL), *_in(AnalyticsDaily, period)).group_by(AnalyticsDaily.name)).all())
-    medians = _percentiles(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period, (50,),
-                           (AnalyticsDuration.name.in_(FUNNEL),))
+    medians = _percentiles(_histogram(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period,
+                                      (AnalyticsDuration.name.in_(FUNNEL),)), (50,))
     steps, previous = [], None
     for name in FUNNEL:
         count = int(counts.get(name) or 0)
@@ -181,8 +207,7 @@ def platform(period: Period, interval: str) -> tuple[list[InstitutionFigures], l
         figures = per_interval[interval_start(day, interval)]
         figures[0] += int(count)
         figures[1] += int(volume)
-    turnaround = _percentiles(PlatformTurnaround, PlatformTurnaround.institution_id, PlatformTurnaround.approvals,
-                              period, (50, 95))
+    turnaround = _percentiles(_turnaround_rows(period), (50, 95))
     names = _names()
     rows = [InstitutionFigures(inst, names.get(inst, ""), int(count), int(volume), int(approvals),
                                *turnaround.get(inst, (0, [None, None]))[1])

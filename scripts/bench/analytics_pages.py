@@ -282,7 +282,7 @@ def analyze_rollups() -> None:
     """ANALYZE the rollup tables (autovacuum may be off on a bench machine; in production it keeps the
     planner's row estimates, without which a year's histogram rows sort on disk)."""
     sql("ANALYZE analytics_daily, analytics_day_totals, analytics_durations, analytics_cohort_weeks, "
-        "platform_daily, platform_turnaround_daily")
+        "platform_daily, platform_turnaround_daily, platform_turnaround_monthly")
     db.session.commit()
 
 

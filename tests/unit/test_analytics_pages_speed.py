@@ -87,3 +87,40 @@ def test_the_cache_key_names_page_period_interval_locale_and_scope(app, today):
     with app.test_request_context(), force_locale("id"):
         key = figures_key("platform", period, "week")
     assert key == f"platform:{period.first.isoformat()}_{today.isoformat()}:week:id:scope=all"
+
+
+def test_turnaround_over_whole_months_reads_the_monthly_rows_and_equals_the_daily_ones(app, db):
+    """Percentiles and counts from whole months (monthly table) plus end days (daily) are exactly those of
+    the daily rows alone, for periods starting and ending anywhere; the monthly rows follow the daily ones."""
+    import random
+
+    from sqlalchemy import func, select
+
+    from app.analytics.models import PlatformTurnaround, PlatformTurnaroundMonth
+    from app.analytics.platform_rollup import refresh_turnaround_month
+    from app.insights.queries import _histogram, _percentiles, _turnaround_rows
+    from app.insights.ranges import Period
+
+    rng = random.Random(11)
+    first = date(2025, 11, 20)
+    for offset in range(120):
+        day = first + timedelta(days=offset)
+        for inst in (0, 1, 2):
+            for bucket in rng.sample(range(0, 200), 4):
+                db.session.add(PlatformTurnaround(day=day, institution_id=inst, bucket=bucket,
+                                                  approvals=rng.randrange(1, 9)))
+    db.session.flush()
+    for offset in range(0, 120, 10):
+        refresh_turnaround_month(first + timedelta(days=offset))
+    refresh_turnaround_month(first + timedelta(days=119))
+    db.session.flush()
+    assert db.session.scalar(select(func.sum(PlatformTurnaroundMonth.approvals))) == db.session.scalar(
+        select(func.sum(PlatformTurnaround.approvals)))
+    daily = PlatformTurnaround
+    for start, end in ((date(2025, 11, 25), date(2026, 3, 10)), (date(2025, 12, 1), date(2026, 2, 28)),
+                       (date(2025, 12, 31), date(2026, 2, 1)), (date(2026, 1, 5), date(2026, 1, 30))):
+        period = Period(start, end)
+        expected = _percentiles(_histogram(daily, daily.institution_id, daily.approvals, period), (50, 95, 100))
+        assert _percentiles(_turnaround_rows(period), (50, 95, 100)) == expected, (start, end)
+    assert "platform_turnaround_monthly" in str(_turnaround_rows(Period(date(2025, 11, 25), date(2026, 3, 10))))
+    assert "platform_turnaround_monthly" not in str(_turnaround_rows(Period(date(2026, 1, 5), date(2026, 1, 30))))
