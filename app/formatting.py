@@ -24,6 +24,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import format_currency, get_group_symbol
 from babel.numbers import format_decimal as format_decimal_babel
+from babel.numbers import format_percent as format_percent_babel
 from flask import Flask
 from flask_babel import (
     format_date,
@@ -178,9 +179,17 @@ def decimal_text(value: float) -> str:
     return format_decimal(value)
 
 
+PERCENT_PATTERN = "#,##0.#%"
+
+
 def percent(ratio: float | None) -> str:
     """A share as a percentage with at most one decimal (empty when unknown)."""
-    return "" if ratio is None else format_percent(ratio, "#,##0.#%")
+    return "" if ratio is None else format_percent(ratio, PERCENT_PATTERN)
+
+
+@lru_cache(maxsize=8192)
+def _percent_text(ratio: float, locale_name: str) -> str:
+    return format_percent_babel(ratio, PERCENT_PATTERN, locale=Locale.parse(locale_name))
 
 
 def duration(seconds: float | None) -> str:
@@ -189,8 +198,9 @@ def duration(seconds: float | None) -> str:
 
 
 class TableFormat:
-    """:func:`count`, :func:`money`, :func:`day` and :func:`day_text` with the locale looked up once, for tables and
-    charts of hundreds of cells (``{% set f = table_format() %}`` then ``f.count(n)``); same text."""
+    """:func:`count`, :func:`money`, :func:`percent`, :func:`day` and :func:`day_text` with the locale
+    looked up once, for tables and charts of hundreds of cells (``{% set f = table_format() %}`` then
+    ``f.count(n)``); the same text as the filters."""
 
     def __init__(self) -> None:
         self.locale_name = str(_locale())
@@ -206,6 +216,9 @@ class TableFormat:
         if shape is None:
             return money(amount)
         return Markup('<span class="money" title="IDR %s">%s</span>') % (amount, _shaped(amount, shape))
+
+    def percent(self, ratio: float | None) -> str:
+        return "" if ratio is None else _percent_text(ratio, self.locale_name)
 
     def day_text(self, value: date | None, style: str = "medium") -> str:
         if value is None or isinstance(value, datetime):

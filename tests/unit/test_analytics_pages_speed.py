@@ -52,6 +52,8 @@ def test_the_table_formatter_writes_what_the_filters_write(app, language):
         f = formatting.TableFormat()
         for n in (0, 7, -1234, 1234567, 10**12, None, 2.5):
             assert f.count(n) == formatting.count(n)
+        for ratio in (0.0, 1 / 3, 0.5, 2 / 3, 1.0, 0.12345, 12.5, None):
+            assert f.percent(ratio) == formatting.percent(ratio)
         for amount in (0, 1500000, -25000, None):
             assert f.money(amount) == formatting.money(amount)
         for offset in range(0, 400, 13):
