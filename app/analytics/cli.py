@@ -19,6 +19,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.analytics import ingest, rollup
+from app.analytics.figures import clear_rollup_figures
 from app.analytics.platform_rollup import rollup_platform_day
 from app.analytics.visitors import local_day
 from app.database import transaction, utcnow
@@ -92,6 +93,7 @@ def rollup_command(day_text: str | None, since_text: str | None) -> None:
     for one in days:
         with transaction():
             platform = rollup_platform_day(one) if one <= today else 0
+        clear_rollup_figures()
         if since is not None and one < cutoff:
             click.echo(f"{one}: {platform} platform rows (raw analytics events past retention)")
             continue
@@ -100,6 +102,7 @@ def rollup_command(day_text: str | None, since_text: str | None) -> None:
                 rows = rollup.rollup_day(one, today=today)
         except rollup.RollupRefused as exc:
             raise click.ClickException(str(exc)) from None
+        clear_rollup_figures()
         click.echo(f"{one}: {rows} rows, {platform} platform rows")
 
 
@@ -108,5 +111,6 @@ def purge_command() -> None:
     """Delete raw events and rollups past their retention settings and the salts of past days (audited)."""
     with transaction():
         run = rollup.purge(Actor.system("cron"))
+    clear_rollup_figures()
     click.echo(f"deleted {run.events} raw events (before {run.raw_before}), {run.rollups} daily rows "
                f"(before {run.rollups_before}), {run.salts} salts")

@@ -8,6 +8,10 @@
 
 :func:`rollup_figures` replaces the day's rows (idempotent); app.analytics.rollup.rollup_day
 calls it in the same transaction, under the same retention rule.
+
+The analytics pages cache what they compute from these tables under :data:`ROLLUP_GENERATION`;
+``flask analytics rollup`` and ``purge`` call :func:`clear_rollup_figures` after each commit, so
+the next page shows the new figures at once.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import date
 
 from sqlalchemy import case, delete, func, insert, select
 
+from app import caching
 from app.analytics import histogram
 from app.analytics.catalogue import BY_NAME, Kind
 from app.analytics.models import AnalyticsCohortWeek, AnalyticsDayTotal, AnalyticsDuration, AnalyticsEvent
@@ -24,6 +29,12 @@ from app.extensions import db
 
 TIMED_MILESTONES = tuple(e.name for e in BY_NAME.values() if e.kind is Kind.MILESTONE and "seconds" in e.properties)
 ACTIVE_WEEK = "active_week"
+ROLLUP_GENERATION = "analytics-rollup"  # the cache generation of every figure read from the rollups
+
+
+def clear_rollup_figures() -> None:
+    """Make every cached figure of the rollup tables unreachable (call after the commit that changed them)."""
+    caching.bump(ROLLUP_GENERATION)
 
 
 def _replace(model, day: date, rows: list[dict]) -> int:

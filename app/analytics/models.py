@@ -156,3 +156,16 @@ class PlatformTurnaround(db.Model):
     institution_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     approvals: Mapped[int] = mapped_column(Integer)
+
+
+class PlatformTurnaroundMonth(db.Model):
+    """``platform_turnaround_daily`` summed per calendar month (``month``: its first day), kept by
+    the platform rollup of each of its days, so a year's turnaround percentiles read about a third
+    of the rows (whole months here, the days at either end from the daily table)."""
+
+    __tablename__ = "platform_turnaround_monthly"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    approvals: Mapped[int] = mapped_column(Integer)

@@ -6,8 +6,9 @@ with CSS classes and puts the figures in a table beside them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+WEEKLY_AFTER = 90  # a chart of a longer period of days draws one bar per ISO week
 WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 56, 10, 24
 X_LABELS = 6
@@ -41,6 +42,7 @@ class Chart:
     y_ticks: list[Tick]
     line_ticks: list[Tick]
     x_ticks: list[Tick]
+    per_week: bool = False  # each bar sums an ISO week (labelled by its first day in the period)
 
     @property
     def empty(self) -> bool:
@@ -61,7 +63,36 @@ def _ticks(top: int, baseline: float, plot_h: float) -> list[Tick]:
     return [Tick(round(baseline - plot_h * f, 2), int(top * f)) for f in (0, 0.5, 1) if top * f == int(top * f)]
 
 
-def chart(labels: list[date], bars: list[int], line: list[int] | None = None) -> Chart:
+def by_week(labels: list[date], *series: list[int]) -> tuple[list[date], list[list[int]]]:
+    """Each series summed per ISO week (Monday to Sunday), labelled by the week's first day in
+    ``labels`` (the first and last weeks of a period may be partial)."""
+    weeks: list[date] = []
+    sums: list[list[int]] = [[] for _ in series]
+    current = None
+    for i, label in enumerate(labels):
+        monday = label - timedelta(days=label.weekday())
+        if monday != current:
+            current = monday
+            weeks.append(label)
+            for total in sums:
+                total.append(0)
+        for total, values in zip(sums, series, strict=True):
+            total[-1] += values[i]
+    return weeks, sums
+
+
+def daily_chart(days: list[date], bars: list[int], line: list[int] | None = None) -> Chart:
+    """:func:`chart` of a value per day; over ``WEEKLY_AFTER`` days, of the sums per ISO week."""
+    if len(days) <= WEEKLY_AFTER:
+        return chart(days, bars, line)
+    if line is None:
+        weeks, (week_bars,) = by_week(days, bars)
+        return chart(weeks, week_bars, per_week=True)
+    weeks, (week_bars, week_line) = by_week(days, bars, line)
+    return chart(weeks, week_bars, week_line, per_week=True)
+
+
+def chart(labels: list[date], bars: list[int], line: list[int] | None = None, per_week: bool = False) -> Chart:
     """Bars of ``bars`` per label and, when given, a line of ``line`` on a right-hand scale."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_h
@@ -80,4 +111,4 @@ def chart(labels: list[date], bars: list[int], line: list[int] | None = None) ->
     x_ticks = [Tick(round(LEFT + i * slot + slot / 2, 2), label) for i, label in enumerate(labels)
                if (len(labels) - 1 - i) % step == 0]
     return Chart(WIDTH, HEIGHT, LEFT, RIGHT, baseline, drawn, points, _ticks(top, baseline, plot_h), line_ticks,
-                 x_ticks)
+                 x_ticks, per_week)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 
 from app.analytics import histogram
 from app.analytics.catalogue import BY_NAME, ROLES, Kind
@@ -22,7 +22,9 @@ from app.analytics.models import (
     AnalyticsDuration,
     PlatformDaily,
     PlatformTurnaround,
+    PlatformTurnaroundMonth,
 )
+from app.analytics.platform_rollup import month_bounds
 from app.extensions import db
 from app.insights.ranges import Period
 from app.platform.models import Institution
@@ -36,20 +38,45 @@ def _in(model, period: Period):
     return (model.day >= period.first, model.day <= period.last)
 
 
-def _percentiles(model, key, counted, period: Period, percents: tuple[int, ...],
-                 where=()) -> dict[object, list[float | None]]:
-    """Per ``key``: the nearest-rank percentiles (whole ``percents``) of the histogram rows of ``model``
-    in the period, worked out in the database (a row per key, not per bucket)."""
-    summed = (select(key.label("key"), model.bucket.label("bucket"), func.sum(counted).label("n"))
-              .where(*_in(model, period), *where).group_by(key, model.bucket).subquery())
+def _histogram(model, key, counted, period: Period, where=()):
+    """The histogram rows of ``model`` in the period as (key, bucket, n)."""
+    return select(key.label("key"), model.bucket.label("bucket"), counted.label("n")).where(*_in(model, period), *where)
+
+
+def _turnaround_rows(period: Period):
+    """The turnaround histogram rows of the period as (institution, bucket, n): whole calendar months from
+    ``platform_turnaround_monthly``, the days before and after them from ``platform_turnaround_daily``."""
+    first_month = period.first if period.first.day == 1 else month_bounds(period.first)[1] + timedelta(days=1)
+    last_month = month_bounds(period.last)[0]
+    if month_bounds(period.last)[1] != period.last:
+        last_month = month_bounds(last_month - timedelta(days=1))[0]
+    daily = PlatformTurnaround
+    if first_month > last_month:
+        return _histogram(daily, daily.institution_id, daily.approvals, period)
+    monthly = PlatformTurnaroundMonth
+    whole = select(monthly.institution_id.label("key"), monthly.bucket.label("bucket"), monthly.approvals.label("n")
+                   ).where(monthly.month >= first_month, monthly.month <= last_month)
+    ends = select(daily.institution_id.label("key"), daily.bucket.label("bucket"), daily.approvals.label("n")).where(
+        or_(and_(daily.day >= period.first, daily.day < first_month),
+            and_(daily.day > month_bounds(last_month)[1], daily.day <= period.last)))
+    return union_all(whole, ends)
+
+
+def _percentiles(rows, percents: tuple[int, ...]) -> dict[object, tuple[int, list[float | None]]]:
+    """Per key of the histogram ``rows`` (key, bucket, n): how many they count, and their nearest-rank
+    percentiles (whole ``percents``), worked out in the database in one scan (a row per key, not per bucket)."""
+    rows = rows.subquery()
+    summed = (select(rows.c.key, rows.c.bucket, func.sum(rows.c.n).label("n"))
+              .group_by(rows.c.key, rows.c.bucket).subquery())
     running = select(summed.c.key, summed.c.bucket,
                      func.sum(summed.c.n).over(partition_by=summed.c.key, order_by=summed.c.bucket).label("seen"),
                      func.sum(summed.c.n).over(partition_by=summed.c.key).label("total")).subquery()
     # the first bucket whose running count reaches p % of the total (seen >= ceil(p * total) for whole counts)
     picks = [func.min(case((running.c.seen * 100 >= percent * running.c.total, running.c.bucket)))
              for percent in percents]
-    return {row[0]: [None if b is None else histogram.value_of(int(b)) for b in row[1:]]
-            for row in db.session.execute(select(running.c.key, *picks).group_by(running.c.key))}
+    return {row[0]: (int(row[1]), [None if b is None else histogram.value_of(int(b)) for b in row[2:]])
+            for row in db.session.execute(select(running.c.key, func.max(running.c.total), *picks)
+                                          .group_by(running.c.key))}
 
 
 @dataclass(frozen=True)
@@ -105,17 +132,13 @@ def funnel(period: Period) -> list[FunnelStep]:
     counts = dict(db.session.execute(
         select(AnalyticsDaily.name, func.sum(AnalyticsDaily.events))
         .where(AnalyticsDaily.name.in_(FUNNEL), *_in(AnalyticsDaily, period)).group_by(AnalyticsDaily.name)).all())
-    medians = _percentiles(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period, (50,),
-                           (AnalyticsDuration.name.in_(FUNNEL),))
-    timed = dict(db.session.execute(
-        select(AnalyticsDuration.name, func.sum(AnalyticsDuration.events))
-        .where(AnalyticsDuration.name.in_(FUNNEL), *_in(AnalyticsDuration, period))
-        .group_by(AnalyticsDuration.name)).all())
+    medians = _percentiles(_histogram(AnalyticsDuration, AnalyticsDuration.name, AnalyticsDuration.events, period,
+                                      (AnalyticsDuration.name.in_(FUNNEL),)), (50,))
     steps, previous = [], None
     for name in FUNNEL:
         count = int(counts.get(name) or 0)
-        steps.append(FunnelStep(name, count, count / previous if previous else None,
-                                medians.get(name, [None])[0], int(timed.get(name) or 0)))
+        timed, (median,) = medians.get(name, (0, [None]))
+        steps.append(FunnelStep(name, count, count / previous if previous else None, median, timed))
         previous = count
     return steps
 
@@ -184,11 +207,10 @@ def platform(period: Period, interval: str) -> tuple[list[InstitutionFigures], l
         figures = per_interval[interval_start(day, interval)]
         figures[0] += int(count)
         figures[1] += int(volume)
-    turnaround = _percentiles(PlatformTurnaround, PlatformTurnaround.institution_id, PlatformTurnaround.approvals,
-                              period, (50, 95))
+    turnaround = _percentiles(_turnaround_rows(period), (50, 95))
     names = _names()
     rows = [InstitutionFigures(inst, names.get(inst, ""), int(count), int(volume), int(approvals),
-                               *turnaround.get(inst, [None, None]))
+                               *turnaround.get(inst, (0, [None, None]))[1])
             for inst, count, volume, approvals in sums]
     rows.sort(key=lambda r: (-r.volume_idr, r.name, r.institution_id))
     return rows, [(start, values[0], values[1]) for start, values in sorted(per_interval.items())]

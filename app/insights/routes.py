@@ -11,6 +11,7 @@ from app.analytics.visitors import local_day
 from app.database import utcnow
 from app.inputs import InvalidInput, text
 from app.insights import bp, charts, queries
+from app.insights.cache import figures
 from app.insights.exports import csv_download
 from app.insights.labels import event_label, role_label
 from app.insights.ranges import PRESETS, choice_from
@@ -47,12 +48,12 @@ def _name(period) -> str:
 @requires(Permission.VIEW_ANALYTICS)
 def overview():
     choice = _choice()
-    rows = queries.overview(choice.period)
+    rows = figures("overview", choice.period, lambda: queries.overview(choice.period))
     if wants_csv():
         _table("days")
         return csv_download(f"analytics-visitors-{_name(choice.period)}", ["day", "page_views", "visitors", "events"],
                             [(r.day.isoformat(), r.page_views, r.visitors, r.events) for r in rows])
-    chart = charts.chart([r.day for r in rows], [r.page_views for r in rows], [r.visitors for r in rows])
+    chart = charts.daily_chart([r.day for r in rows], [r.page_views for r in rows], [r.visitors for r in rows])
     return _page("insights/overview.html", choice, rows=rows, chart=chart,
                  totals=(sum(r.page_views for r in rows), sum(r.visitors for r in rows)))
 
@@ -61,7 +62,7 @@ def overview():
 @requires(Permission.VIEW_ANALYTICS)
 def pages():
     choice = _choice()
-    rows = queries.top_pages(choice.period)
+    rows = figures("pages", choice.period, lambda: queries.top_pages(choice.period))
     if wants_csv():
         _table("pages")
         return csv_download(f"analytics-top-pages-{_name(choice.period)}", ["page", "page_views", "visitor_days"], rows)
@@ -72,7 +73,7 @@ def pages():
 @requires(Permission.VIEW_ANALYTICS)
 def adoption():
     choice = _choice()
-    roles, rows = queries.adoption(choice.period)
+    roles, rows = figures("adoption", choice.period, lambda: queries.adoption(choice.period))
     if wants_csv():
         _table("adoption")
         return csv_download(f"analytics-adoption-{_name(choice.period)}", ["event", "role", "events", "visitor_days"],
@@ -84,7 +85,7 @@ def adoption():
 @requires(Permission.VIEW_ANALYTICS)
 def funnel():
     choice = _choice()
-    steps = queries.funnel(choice.period)
+    steps = figures("funnel", choice.period, lambda: queries.funnel(choice.period))
     if wants_csv():
         _table("funnel")
         return csv_download(f"analytics-funnel-{_name(choice.period)}",
@@ -98,7 +99,7 @@ def funnel():
 @requires(Permission.VIEW_ANALYTICS)
 def retention():
     choice = _choice()
-    cohorts = queries.retention(choice.period)
+    cohorts = figures("retention", choice.period, lambda: queries.retention(choice.period))
     if wants_csv():
         _table("cohorts")
         return csv_download(f"analytics-retention-{_name(choice.period)}",
@@ -111,7 +112,8 @@ def retention():
 @requires(Permission.VIEW_ANALYTICS)
 def platform():
     choice = _choice()
-    institutions, totals = queries.platform(choice.period, choice.interval)
+    institutions, totals = figures("platform", choice.period,
+                                   lambda: queries.platform(choice.period, choice.interval), choice.interval)
     if wants_csv():
         name = f"{_name(choice.period)}"
         if _table("institutions", "volume") == "institutions":
@@ -127,5 +129,6 @@ def platform():
                              "volume_idr"],
                             [(start.isoformat(), inst or None, names.get(inst, ""), count, volume)
                              for start, inst, count, volume in queries.platform_detail(choice.period, choice.interval)])
-    chart = charts.chart([start for start, _c, _v in totals], [count for _s, count, _v in totals])
+    starts, counts = [start for start, _c, _v in totals], [count for _s, count, _v in totals]
+    chart = charts.daily_chart(starts, counts) if choice.interval == "day" else charts.chart(starts, counts)
     return _page("insights/platform.html", choice, institutions=institutions, totals=totals, chart=chart)
