@@ -144,8 +144,16 @@ def test_push_message_shows_a_notification(page: Page, context: BrowserContext, 
                "url": "/approvals/1", "tag": "approval-1"}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": base_url, "registrationId": registration["registrationId"],
                                                   "data": json.dumps(message)})
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
-    shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications())
-        .then(list => list.map(n => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))""")
+    # Read the notifications in the same call that waits for them: a separate read after the
+    # wait found the list empty again now and then (headless Chromium's notification platform).
+    shown = page.evaluate("""async () => {
+        const registration = await navigator.serviceWorker.ready;
+        for (let attempt = 0; attempt < 200; attempt++) {
+            const list = await registration.getNotifications();
+            if (list.length) return list.map(n => ({title: n.title, body: n.body, tag: n.tag, data: n.data}));
+            await new Promise(resolve => setTimeout(resolve, 50));
+        }
+        return [];
+    }""")
     assert shown == [{"title": message["title"], "body": message["body"], "tag": "approval-1",
                       "data": {"url": "/approvals/1"}}]
