@@ -48,8 +48,8 @@ class BarChart:
         return not any(any(values) for _name, values in self.series)
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 x 10^n not below ``value`` (a readable top of the axis)."""
+def nice_top(value: float) -> int:
+    """The smallest of 1, 2, 5 x 10^n not below ``value`` (a readable top of an axis; 1 for none)."""
     if value <= 0:
         return 1
     magnitude = 1
@@ -64,7 +64,7 @@ def bar_chart(days: list[date], series: list[tuple[str, list[int]]]) -> BarChart
     """Stacked bars, one per day; ``series`` is [(name, values per day)], drawn bottom up."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     totals = [sum(values[i] for _name, values in series) for i in range(len(days))]
-    top = _nice_ceiling(max(totals, default=0))
+    top = nice_top(max(totals, default=0))
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.7, 1)
     baseline = TOP + plot_h

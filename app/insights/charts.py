@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.dashboard.charts import nice_top
+
 WEEKLY_AFTER = 90  # a chart of a longer period of days draws one bar per ISO week
 WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 56, 10, 24
@@ -47,16 +49,6 @@ class Chart:
     @property
     def empty(self) -> bool:
         return not self.bars and not self.line
-
-
-def nice_top(value: float) -> int:
-    """The smallest of 1, 2, 5 x 10^n not below ``value``."""
-    magnitude = 1
-    while True:
-        for step in (1, 2, 5):
-            if step * magnitude >= value:
-                return step * magnitude
-        magnitude *= 10
 
 
 def _ticks(top: int, baseline: float, plot_h: float) -> list[Tick]:

@@ -156,7 +156,7 @@ def test_status_providers_plug_into_their_cards(app, db, make_user, staff):
 def test_bar_chart_geometry():
     days = chart_days(utcnow().date())
     chart = charts.bar_chart(days[:3], [("a", [0, 3, 7]), ("b", [0, 0, 3])])
-    assert charts._nice_ceiling(10) == 10 and charts._nice_ceiling(11) == 20 and charts._nice_ceiling(0) == 1
+    assert charts.nice_top(10) == 10 and charts.nice_top(11) == 20 and charts.nice_top(0) == 1
     assert [b.value for b in chart.bars] == [3, 7, 3] and not chart.empty
     stacked_top = [b for b in chart.bars if b.series == "b"][0]
     assert stacked_top.y < [b for b in chart.bars if b.series == "a" and b.value == 7][0].y
