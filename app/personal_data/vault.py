@@ -9,7 +9,8 @@ hash still verifies. AES-SIV is deterministic: one value sealed twice for one su
 the same text, so equality filters and grouping on sealed columns keep working (and reveal
 only that two values are equal).
 
-Keys are cached per database session and forgotten when its transaction ends.
+Keys are cached per database session and forgotten when its transaction ends; a process
+remembers only what unwrapping gave for a wrapped key the database returns (app.personal_data.keys).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.database import utcnow
 from app.extensions import db
+from app.personal_data import keys
 from app.personal_data.catalogue import SUBJECT_KINDS
 from app.personal_data.models import DataSubject
 from app.security import crypto
@@ -64,7 +66,7 @@ def install_session_hooks() -> None:
 
 
 def _cipher(wrapped: str | None) -> AESSIV | None:
-    return None if wrapped is None else AESSIV(base64.b64decode(crypto.decrypt(wrapped)))
+    return None if wrapped is None else keys.unwrapped(wrapped, crypto.decrypt, keys.master())
 
 
 def subject(kind: str, ref_id: int) -> tuple[int, AESSIV | None]:
@@ -182,6 +184,7 @@ class Opener:
 
     def __init__(self, fetch: Callable[[int], str | None] | None = None) -> None:
         self._unwrap = crypto.decrypter()
+        self._master = keys.master()
         self._fetch = fetch
         self._erased = _("erased subject #%(id)s", id="\x00")
         self._ciphers: dict[int, AESSIV | None] = {}
@@ -215,7 +218,7 @@ class Opener:
             found = _fetch_many(missing) if self._batched else {subject_id: self._fetch(subject_id)}
             for key in missing:
                 wrapped = found.get(key)
-                self._ciphers[key] = None if wrapped is None else AESSIV(base64.b64decode(self._unwrap(wrapped)))
+                self._ciphers[key] = None if wrapped is None else keys.unwrapped(wrapped, self._unwrap, self._master)
         return self._ciphers[subject_id]
 
     def reveal(self, value):
@@ -333,5 +336,7 @@ def expect_on_load(session, values: Iterable) -> None:
 
 
 def forget_keys() -> None:
-    """Drop the keys and revealed values cached in this transaction (after an erasure)."""
+    """Drop the keys and revealed values cached in this transaction and the ciphers this process
+    unwrapped (after an erasure)."""
     db.session.info.pop(_CACHE, None)
+    keys.forget()

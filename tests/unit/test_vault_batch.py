@@ -78,3 +78,46 @@ def test_the_actor_list_of_the_filter_form_reads_its_keys_in_one_query(db, make_
         html = viewer.get("/audit?action=USER_UPDATE").get_data(as_text=True)
     assert all(person.email in html for person in on_page + elsewhere)
     assert len(seen) <= 2  # the page's people, then the form's (one query each time)
+
+
+def test_a_key_is_unwrapped_once_per_process_but_read_from_the_database_every_time(
+        db, make_user, write_audit, client_for, monkeypatch):
+    from app.personal_data import keys
+    from app.security import crypto
+
+    unwrapped = []
+    decrypter = crypto.decrypter
+
+    def counting():
+        unwrap = decrypter()
+        return lambda token: unwrapped.append(token) or unwrap(token)
+
+    monkeypatch.setattr(crypto, "decrypter", counting)
+    people = [make_user(Role.ADMIN) for _ in range(3)]
+    for person in people:
+        write_audit("USER_UPDATE", actor=Actor.for_user(person))
+    viewer = client_for(make_user(Role.SUPERADMIN))
+    keys.forget()  # (writing the entries unwrapped their keys to seal them)
+    first = len(unwrapped) if viewer.get("/audit?action=USER_UPDATE").status_code == 200 else None
+    with key_queries(db) as seen:
+        html = viewer.get("/audit?action=USER_UPDATE").get_data(as_text=True)
+    assert first and first >= 3
+    assert all(person.email in html for person in people)
+    assert len(unwrapped) == first  # nothing unwrapped again
+    assert len(seen) >= 1  # but the keys were read again
+
+
+def test_a_key_destroyed_by_another_process_is_not_revealed_from_the_memo(db, make_user, write_audit):
+    from app.personal_data.models import DataSubject
+
+    person = make_user(Role.ADMIN)
+    write_audit("USER_UPDATE", actor=Actor.for_user(person))
+    db.session.commit()
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE")).one()
+    assert vault.reveal(entry.actor_email) == person.email  # the cipher is in this process's memo now
+    subject_id = vault.sealed_subject(entry.actor_email)
+    # Another process erases the person: the key goes from the database; this one's memo is not told.
+    db.session.execute(DataSubject.__table__.update().where(DataSubject.id == subject_id).values(wrapped_key=None))
+    db.session.commit()
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_UPDATE")).one()
+    assert vault.reveal(entry.actor_email) == f"erased subject #{subject_id}"
