@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -117,24 +118,36 @@ _WHOLE = [COLUMNS.index(name) for name in ("actor_email", "impersonator_email")]
 _TEXT = [COLUMNS.index(name) for name in ("resource_repr", "description")]
 
 
-def revealed(rows, opener: vault.Opener) -> Iterator[tuple]:
-    """``rows`` with their sealed personal values revealed (app.personal_data.vault)."""
+def revealed(rows, opener: vault.Opener, block: int = 1_000) -> Iterator[tuple]:
+    """``rows`` with their sealed personal values revealed (app.personal_data.vault), the keys of
+    each ``block`` of rows read in one query."""
+    for part in _batched(rows, block):
+        opener.expect(value for row in part for value in (*(row[i] for i in _WHOLE + _TEXT), row[_CHANGES]))
+        yield from (_revealed_row(row, opener) for row in part)
+
+
+def _batched(rows, size: int) -> Iterator[tuple]:
+    iterator = iter(rows)
+    while part := tuple(itertools.islice(iterator, size)):
+        yield part
+
+
+def _revealed_row(row: tuple, opener: vault.Opener) -> tuple:
     prefix = vault.PREFIX
-    for row in rows:
-        values = None
-        for index in _WHOLE:
-            if row[index] is not None and row[index].startswith(prefix):
-                values = values or list(row)
-                values[index] = opener.reveal(row[index])
-        for index in _TEXT:
-            if row[index] is not None and prefix in row[index]:
-                values = values or list(row)
-                values[index] = opener.reveal_text(row[index])
-        changes = row[_CHANGES]
-        if changes is not None and prefix in changes:
+    values = None
+    for index in _WHOLE:
+        if row[index] is not None and row[index].startswith(prefix):
             values = values or list(row)
-            values[_CHANGES] = canonical_json(opener.reveal_json(json.loads(changes)))
-        yield row if values is None else tuple(values)
+            values[index] = opener.reveal(row[index])
+    for index in _TEXT:
+        if row[index] is not None and prefix in row[index]:
+            values = values or list(row)
+            values[index] = opener.reveal_text(row[index])
+    changes = row[_CHANGES]
+    if changes is not None and prefix in changes:
+        values = values or list(row)
+        values[_CHANGES] = canonical_json(opener.reveal_json(json.loads(changes)))
+    return row if values is None else tuple(values)
 
 
 def stream(fmt: str, f: AuditFilter, scope: int | None) -> Iterator[str]:

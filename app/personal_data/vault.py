@@ -42,6 +42,7 @@ _CACHE = "personal_data.keys"
 _TAG = 16
 _FROM_URLSAFE = str.maketrans("-_", "+/")  # base64.urlsafe_b64decode's alphabet, without its per-call cost
 MEMO_SIZE = 50_000
+CIPHERS_HELD = 4_096
 Finder = Callable[[str], list[int]]
 _FINDERS: dict[str, Finder] = {}
 
@@ -66,7 +67,7 @@ def install_session_hooks() -> None:
 
 
 def _cipher(wrapped: str | None) -> AESSIV | None:
-    return None if wrapped is None else keys.unwrapped(wrapped, crypto.decrypt, keys.master())
+    return None if wrapped is None else AESSIV(keys.unwrapped(wrapped, crypto.decrypt, keys.master()))
 
 
 def subject(kind: str, ref_id: int) -> tuple[int, AESSIV | None]:
@@ -182,15 +183,14 @@ class Opener:
     reads through its own connection.
     """
 
-    def __init__(self, fetch: Callable[[int], str | None] | None = None) -> None:
+    def __init__(self, fetch: Callable[[set[int]], dict[int, str | None]] | None = None) -> None:
         self._unwrap = crypto.decrypter()
         self._master = keys.master()
-        self._fetch = fetch
+        self._fetch = fetch or _fetch_many
         self._erased = _("erased subject #%(id)s", id="\x00")
         self._ciphers: dict[int, AESSIV | None] = {}
         self._memo: dict[str, str] = {}  # AES-SIV is deterministic: the same text recurs (an actor's e-mail)
         self._expected: set[int] = set()  # subjects of loaded rows, fetched together at the first miss
-        self._batched = fetch is None  # the session's fetch can read many keys in one query
 
     def expect(self, values: Iterable) -> None:
         """Note the subjects of the sealed values in ``values`` (strings, or texts and JSON that
@@ -213,12 +213,15 @@ class Opener:
 
     def _cipher(self, subject_id: int) -> AESSIV | None:
         if subject_id not in self._ciphers:
-            missing = ({subject_id} | self._expected) - self._ciphers.keys() if self._batched else {subject_id}
+            missing = ({subject_id} | self._expected) - self._ciphers.keys()
             self._expected.clear()
-            found = _fetch_many(missing) if self._batched else {subject_id: self._fetch(subject_id)}
+            if len(self._ciphers) + len(missing) > CIPHERS_HELD:
+                self._ciphers.clear()  # a cipher holds ~4 KB: an export naming 40,000 people keeps a window
+            found = self._fetch(missing)
             for key in missing:
                 wrapped = found.get(key)
-                self._ciphers[key] = None if wrapped is None else keys.unwrapped(wrapped, self._unwrap, self._master)
+                self._ciphers[key] = None if wrapped is None else AESSIV(
+                    keys.unwrapped(wrapped, self._unwrap, self._master))
         return self._ciphers[subject_id]
 
     def reveal(self, value):
@@ -267,25 +270,25 @@ _SUBJECT = re.compile(r"s1~(\d{1,18})~")
 _BATCH = 500  # subject ids per query
 
 
-def _fetch_many(subject_ids: set[int]) -> dict[int, str | None]:
+def _fetch_many(subject_ids: set[int], bind=None) -> dict[int, str | None]:
+    """The wrapped keys of ``subject_ids`` (absent or None: erased or unknown), ``_BATCH`` a query."""
     ids = sorted(subject_ids)
     found: dict[int, str | None] = {}
     for start in range(0, len(ids), _BATCH):
-        found.update(db.session.execute(select(DataSubject.id, DataSubject.wrapped_key)
-                                        .where(DataSubject.id.in_(ids[start:start + _BATCH]))).tuples().all())
+        query = select(DataSubject.id, DataSubject.wrapped_key).where(DataSubject.id.in_(ids[start:start + _BATCH]))
+        found.update((bind or db.session).execute(query).tuples().all())
     return found
 
 
-def fetch_through(bind) -> Callable[[int], str | None]:
+def fetch_through(bind) -> Callable[[set[int]], dict[int, str | None]]:
     """A ``fetch`` for :class:`Opener` that reads keys through ``bind`` (an engine: a connection
-    of its own for each subject; a connection: that one), with no session or app context."""
-    query = select(DataSubject.wrapped_key)
+    of its own for each batch; a connection: that one), with no session or app context."""
 
-    def fetch(subject_id: int) -> str | None:
+    def fetch(subject_ids: set[int]) -> dict[int, str | None]:
         if isinstance(bind, Engine):
             with bind.connect() as connection:
-                return connection.execute(query.where(DataSubject.id == subject_id)).scalar()
-        return bind.execute(query.where(DataSubject.id == subject_id)).scalar()
+                return _fetch_many(subject_ids, connection)
+        return _fetch_many(subject_ids, bind)
 
     return fetch
 

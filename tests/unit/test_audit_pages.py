@@ -261,6 +261,16 @@ def test_facets_are_cached_per_scope_until_cleared(app, db, history, write_audit
     assert "newcomer@example.com" in facet_cache.facets(None).actors
 
 
+def test_the_actors_offered_are_the_most_active_shown_in_order(db, write_audit, monkeypatch):
+    monkeypatch.setattr(facet_cache, "MAX_ACTORS", 2)
+    for email, times in (("zeta@example.com", 3), ("alpha@example.com", 2), ("quiet@example.com", 1)):
+        for _ in range(times):
+            write_audit("USER_UPDATE", actor=Actor(user_id=None, email=email))
+    facet_cache.clear_facet_cache()
+    assert facet_cache.facets(None).actors == ("alpha@example.com", "zeta@example.com")
+    facet_cache.clear_facet_cache()
+
+
 def test_facets_survive_a_cache_outage(db, history, monkeypatch):
     def broken(*_args):
         raise ConnectionError("cache down")
