@@ -10,6 +10,8 @@ PORT ?= 5000
 PO_FILES := $(shell find app -path '*/translations/*/LC_MESSAGES/*.po')
 MO_FILES := $(PO_FILES:.po=.mo)
 PYTEST_ARGS ?=
+# Worker processes of the suite (pytest-xdist); 0 runs it in this one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test setup dev-setup translations services browser prometheus nginx lint format vendor i18n-extract rate-limit-docs clean
 
@@ -23,7 +25,7 @@ run: setup
 
 ## test: install what the suite needs and run all of it (unit, PostgreSQL/Redis, Chromium, Prometheus, nginx)
 test: dev-setup lint services browser prometheus nginx
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term-missing:skip-covered \
 		--tracing retain-on-failure --screenshot only-on-failure --output test-results $(PYTEST_ARGS)
 
 setup: $(VENV)/.runtime translations

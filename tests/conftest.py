@@ -8,6 +8,7 @@ overrides ``app_config`` to run the same fixtures on PostgreSQL and Redis.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import secrets
 import time
@@ -28,6 +29,28 @@ from app.platform.models import Customer, Institution
 from app.security.actor import Actor
 from app.security.sessions import MemorySessionStore, session_key
 from app.users.models import Role, User
+
+
+def _worker_redis_dbs() -> None:
+    """`make test` runs the suite in two worker processes (pytest-xdist, ``--dist loadfile``).
+
+    Their databases are apart already (each name carries its process id), and each worker that
+    runs end-to-end tests starts a live server of its own. Redis: the first worker (gw0) keeps
+    ``TEST_REDIS_DB`` and ``TEST_REDIS_E2E_DB`` (11, 12); worker N of the others takes the N-th pair
+    of ``TEST_REDIS_WORKER_DBS`` (default "10,9": gw1's integration and end-to-end dbs).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or worker == "gw0":
+        return
+    number = int(worker[2:])
+    listed = [part.strip() for part in os.environ.get("TEST_REDIS_WORKER_DBS", "10,9").split(",") if part.strip()]
+    if len(listed) < 2 * number:
+        raise pytest.UsageError(f"worker {worker} has no Redis dbs: list two more in TEST_REDIS_WORKER_DBS")
+    os.environ["TEST_REDIS_DB"], os.environ["TEST_REDIS_E2E_DB"] = listed[2 * number - 2:2 * number]
+
+
+_worker_redis_dbs()
+
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
