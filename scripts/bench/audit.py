@@ -181,16 +181,16 @@ def timed_requests(client, urls: list[str]) -> list[float]:
     return times
 
 
-def timed_sql(statements: list[list[tuple[str, dict]]], budget: float) -> list[float]:
+def timed_sql(statements: list[list[tuple[str, dict]]], budget: float, least: int = 5) -> list[float]:
     """Each item is one naive 'request': its SQL statements, timed together. Stops after
-    ``budget`` seconds (at least 5 requests), so that 10-second scans do not take an hour."""
+    ``budget`` seconds (at least ``least`` requests), so that 10-second scans do not take an hour."""
     connection = db.engine.raw_connection()
     times = []
     deadline = time.perf_counter() + budget
     try:
         with connection.cursor() as cur:
             for request in statements:
-                if len(times) >= 5 and time.perf_counter() > deadline:
+                if len(times) >= least and time.perf_counter() > deadline:
                     break
                 started = time.perf_counter()
                 for statement, params in request:
@@ -406,7 +406,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="measured requests per view (ours)")
     parser.add_argument("--naive-requests", type=int, default=30, help="measured requests per view (naive)")
     parser.add_argument("--naive-budget", type=float, default=150.0,
-                        help="seconds per naive view; slower ones stop early (after at least 5 requests)")
+                        help="seconds per naive view; slower ones stop early (after --naive-least requests)")
+    parser.add_argument("--naive-least", type=int, default=5, help="naive requests per view at the least")
     parser.add_argument("--overhead-pairs", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure the kept database, do not reload")
@@ -469,7 +470,7 @@ def main() -> None:
                 with unrevealed():
                     sealed = timed_requests(client, urls)
                 with app.app_context():
-                    theirs = timed_sql(statements[: args.naive_requests], args.naive_budget)
+                    theirs = timed_sql(statements[: args.naive_requests], args.naive_budget, args.naive_least)
                 load_now = loads.sample()
             results.append((name, ours, sealed, theirs))
             log(f"{name}: ours p50 {statistics.median(ours):.1f} ms p95 {percentile(ours, 0.95):.1f} ms | "
@@ -511,7 +512,8 @@ def main() -> None:
         "request handled in-process by the real app "
         f"(routing, session, queries, template), {args.requests} requests per view after 2 warm-up requests; "
         "the naive way is timed on its SQL alone (COUNT(*) of the matches + OFFSET page; ILIKE on the columns), "
-        f"up to {args.naive_requests} runs per view (fewer, at least 5, where they take minutes: n says how many).",
+        f"up to {args.naive_requests} runs per view (fewer, at least {args.naive_least}, where they take minutes: "
+        "n says how many).",
         "",
         "\"Not revealed\" is the same request with the reveal switched off in the script (sealed text shown, "
         "no key read), timed right after ours: the difference is what revealing costs.",

@@ -18,6 +18,7 @@
   const DEBOUNCE_MS = 200;
   let options = [];
   let active = -1;
+  let shownQuery = null; // the query the listed options answer
   let timer = null;
   let controller = null;
   let lastQuery = null;
@@ -69,12 +70,16 @@
   function clear() {
     listbox.replaceChildren();
     options = [];
+    shownQuery = null;
     setActive(-1);
     setExpanded(false);
   }
 
-  function render(results) {
+  function render(results, query) {
+    // An answer that arrives after the person moved through the list keeps their choice.
+    const chosen = active >= 0 && options[active] ? options[active].dataset.url : null;
     clear();
+    shownQuery = query;
     results.forEach((result, i) => {
       const option = document.createElement("li");
       option.id = `jump-option-${i}`;
@@ -98,6 +103,12 @@
       options.push(option);
     });
     setExpanded(options.length > 0);
+    if (chosen !== null) {
+      const again = options.findIndex((option) => option.dataset.url === chosen);
+      if (again >= 0) {
+        setActive(again);
+      }
+    }
     if (options.length === 0) {
       say(dialog.dataset.textNone, false);
     } else if (options.length === 1) {
@@ -124,6 +135,10 @@
       say("", false);
       return;
     }
+    if (query === shownQuery) {
+      lastQuery = query; // the list already answers it (the same text typed again): keep it as it is
+      return;
+    }
     controller = new AbortController();
     lastQuery = query;
     say(dialog.dataset.textSearching, false);
@@ -146,7 +161,7 @@
       return; // a later query is on its way
     }
     if (ok && body && Array.isArray(body.results)) {
-      render(body.results);
+      render(body.results, query);
     } else {
       clear();
       say(body && body.error ? body.error.message : dialog.dataset.textFailed, true);

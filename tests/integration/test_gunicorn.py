@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -112,8 +114,9 @@ def control_stats(path: Path, process: subprocess.Popen, timeout: float = 30.0) 
 
 
 def test_two_instances_on_one_host_have_a_control_socket_each(pg_url, redis_url, tmp_path):
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
+    # A socket path must fit in 107 bytes: a worker's tmp_path (…/popen-gw0/test_two_…0/) is too deep.
+    runtime = Path(tempfile.mkdtemp(prefix="xdg-"))
+    runtime.chmod(0o700)
     ports = [free_port(), free_port()]
     processes = []
     try:
@@ -138,6 +141,7 @@ def test_two_instances_on_one_host_have_a_control_socket_each(pg_url, redis_url,
             process.terminate()
             process.wait(timeout=30)
             process.stdout.close()
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_the_control_socket_can_be_named_or_switched_off(pg_url, redis_url, tmp_path):
