@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -69,15 +70,27 @@ def normalise_database_url(url: str) -> str:
 
 
 def _instance_secret(instance_path: Path, name: str, make) -> str:
-    """Read a development secret from ``instance/``, creating it on first use."""
+    """Read a development secret from ``instance/``, creating it on first use.
+
+    Processes starting together (gunicorn's workers, a test suite's) may all find it missing:
+    each writes a file of its own and links it into place, which appears whole or fails when
+    another was first; the losers read the winner's secret.
+    """
     path = instance_path / name
     if path.exists():
         return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=f".{name}-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        try:
+            os.link(temporary, path)  # never replaces an existing secret
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(temporary)
     return value
 
 

@@ -74,3 +74,16 @@ def test_helpers():
     assert normalise_database_url("postgres://u@h/d") == "postgresql+psycopg2://u@h/d"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert is_weak_secret("changeme") and is_weak_secret("x" * 64) and not is_weak_secret(STRONG)
+
+
+def test_processes_that_find_the_secret_missing_together_all_use_the_first_ones(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from app import config
+
+    first = config._instance_secret(tmp_path, "secret_key", lambda: "first")
+    # A second process checked before the first had written it, then tries to create it too.
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    assert config._instance_secret(tmp_path, "secret_key", lambda: "second") == first == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no temporary file left
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
