@@ -1,14 +1,14 @@
 """Configuration, read once from the environment (12-factor).
 
-With no DATABASE_URL / REDIS_URL the portal runs on the embedded default: an SQLite
-file under ``instance/`` and in-process stores for sessions, cache and rate limits.
-With ``APP_ENV=production`` a missing or weak secret, a missing database or Redis URL,
-or debug mode stops start-up with one line naming the problem (:class:`ConfigError`).
-"""
+With no DATABASE_URL / REDIS_URL the portal runs on the embedded default: an SQLite file under
+``instance/`` and in-process stores for sessions, cache and rate limits. With ``APP_ENV=production``
+a missing or weak secret, a missing database or Redis URL, or debug mode stops start-up with one
+line naming the problem (:class:`ConfigError`)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import tempfile
@@ -53,11 +53,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
 def is_weak_secret(value: str) -> bool:
     """True when a SECRET_KEY is too short, a well-known placeholder, or repetitive."""
     stripped = value.strip()
-    return (
-        len(stripped) < MIN_SECRET_KEY_LENGTH
-        or stripped.lower() in _WEAK_SECRETS
-        or len(set(stripped)) < 10
-    )
+    return len(stripped) < MIN_SECRET_KEY_LENGTH or stripped.lower() in _WEAK_SECRETS or len(set(stripped)) < 10
 
 
 def normalise_database_url(url: str) -> str:
@@ -70,35 +66,23 @@ def normalise_database_url(url: str) -> str:
 
 
 def _instance_secret(instance_path: Path, name: str, make) -> str:
-    """Read a development secret from ``instance/``, creating it on first use.
-
-    Processes starting together (gunicorn's workers, a test suite's) may all find it missing:
-    each writes a file of its own and links it into place, which appears whole or fails when
-    another was first; the losers read the winner's secret.
-    """
+    """A development secret in ``instance/``, made on first use. Processes starting together each
+    link a file of their own into place (whole; it never replaces one) and all read the winner's."""
     path = instance_path / name
-    if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    value = make()
-    fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=f".{name}-")  # mode 0600
-    try:
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=f".{name}-")  # mode 0600
         with os.fdopen(fd, "w") as handle:
-            handle.write(value + "\n")
-        try:
-            os.link(temporary, path)  # never replaces an existing secret
-        except FileExistsError:
-            return path.read_text().strip()
-    finally:
+            handle.write(make() + "\n")
+        with contextlib.suppress(FileExistsError):  # another process was first
+            os.link(temporary, path)
         os.unlink(temporary)
-    return value
+    return path.read_text().strip()
 
 
 def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> dict:
-    """Build the Flask configuration mapping from environment variables.
-
-    Raises :class:`ConfigError` when production settings are missing or unsafe.
-    """
+    """The Flask configuration from environment variables; :class:`ConfigError` when production
+    settings are missing or unsafe."""
     env = os.environ if env is None else env
     instance_path = Path(env.get("INSTANCE_PATH") or instance_path or DEFAULT_INSTANCE_PATH)
     app_env = env.get("APP_ENV", "development").strip().lower() or "development"
