@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from app import vapid
+from app import redis_clients, vapid
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -163,9 +163,9 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "CACHE_DEFAULT_TIMEOUT": 300,
         "CACHE_KEY_PREFIX": "saintara:cache:",
         # A Redis that does not answer must cost a request milliseconds, not the default minutes.
-        "CACHE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis_url else {},
+        "CACHE_OPTIONS": redis_clients.options(0.5) if redis_url else {},
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis_url else {},
+        "RATELIMIT_STORAGE_OPTIONS": redis_clients.options(0.5) if redis_url else {},
         "RATELIMIT_KEY_PREFIX": "saintara:rl",
         "RATELIMIT_HEADERS_ENABLED": True,
         # While the limiter's Redis does not answer, try it again after this many seconds.

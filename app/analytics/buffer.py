@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 from flask import Flask
 
+from app import redis_clients
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,7 @@ class StreamSink:
     """Appends events to the Redis stream that ``flask analytics ingest`` drains."""
 
     def __init__(self, url: str, stream: str):
-        import redis
-
-        self.redis, self.stream = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), stream
+        self.redis, self.stream = redis_clients.client(url, timeout=2), stream
 
     def write(self, events: Sequence[Event]) -> None:
         pipe = self.redis.pipeline(transaction=False)

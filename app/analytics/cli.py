@@ -18,6 +18,7 @@ import redis
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import redis_clients
 from app.analytics import ingest, rollup
 from app.analytics.figures import clear_rollup_figures
 from app.analytics.platform_rollup import rollup_platform_day
@@ -42,7 +43,7 @@ def ingest_command(once: bool, consumer: str | None, entries: int) -> None:
     url = current_app.config.get("REDIS_URL")
     if not url:
         raise click.ClickException("REDIS_URL is not set: without Redis, events are written by each process itself")
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    client = redis_clients.client(url, timeout=10)
     stream = current_app.config["ANALYTICS_STREAM"]
     consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
     ingest.ensure_group(client, stream)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from app import redis_clients
+
 KEEP_SECONDS = 14 * 24 * 3600
 KEEP_RECENT = 500
 
@@ -124,11 +126,9 @@ class FileJobStore:
 
 def redis_client():
     """The app's Redis client for jobs (one per app, created on first use)."""
-    import redis
-
     client = current_app.extensions.get("jobs_redis")
-    if client is None:
-        client = current_app.extensions["jobs_redis"] = redis.Redis.from_url(current_app.config["REDIS_URL"])
+    if client is None:  # no socket timeout: the worker blocks on the queue
+        client = current_app.extensions["jobs_redis"] = redis_clients.client(current_app.config["REDIS_URL"], None)
     return client
 
 

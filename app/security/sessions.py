@@ -26,6 +26,8 @@ from flask.sessions import session_json_serializer as serializer
 from redis.exceptions import RedisError
 from werkzeug.datastructures import CallbackDict
 
+from app import redis_clients
+
 # Writing "last seen" on every request would cost a store write per page view.
 TOUCH_INTERVAL = 60
 API_PREFIX = "/api/"
@@ -318,10 +320,7 @@ def end_sessions_for_user(user_id: int, except_key: str | None = None) -> int:
 def init_app(app: Flask) -> None:
     """Install the session interface: Redis when configured, else the in-process store."""
     if app.config.get("REDIS_URL"):
-        import redis
-
-        client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2)
-        store = RedisSessionStore(client)
+        store = RedisSessionStore(redis_clients.client(app.config["REDIS_URL"], timeout=2))
     else:
         store = MemorySessionStore()
     app.session_interface = ServerSessionInterface(store)

@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 LAYERS = {
-    "foundation": ("config", "vapid", "extensions", "access_rules", "database", "escaping", "events", "formatting",
-                   "inputs", "pagination", "listing", "i18n", "mail", "caching", "errors", "observability", "jobs"),
+    "foundation": ("config", "vapid", "redis_clients", "extensions", "access_rules", "database", "escaping", "events",
+                   "formatting", "inputs", "pagination", "listing", "i18n", "mail", "caching", "errors",
+                   "observability", "jobs"),
     "core": ("security", "personal_data", "audit", "settings"),
     "domain": ("users", "auth", "platform", "backups", "privacy", "consent", "analytics", "replay", "push"),
     "surfaces": ("dashboard", "insights", "search", "api", "pwa"),

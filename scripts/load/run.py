@@ -64,6 +64,10 @@ def locust(out: Path, *, workers: int, think: float, users: int | None = None, s
            seconds: int | None = None, shape: dict | None = None, faults=None) -> dict:
     """Run one distributed Locust test; returns timing facts. ``faults``: [(offset s, stack.sh args)]."""
     out.mkdir(parents=True, exist_ok=True)
+    # A previous run's files would be read as this run's: its decisions, checked against this
+    # database, showed up as "lost" (a failure run counted 61 decisions of the day before).
+    for stale in (*out.glob("decisions-*.jsonl"), *out.glob("samples-*.json")):
+        stale.unlink()
     port = free_port()
     https = os.environ.get("LOAD_HTTPS_PORT", "8443")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOAD_SEED": str(run_dir() / "seed.json"),

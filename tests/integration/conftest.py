@@ -14,7 +14,7 @@ import pytest
 import redis
 from psycopg2 import sql
 
-from app.config import TEST_CONFIG
+from app.config import TEST_CONFIG, load_config
 from tests.conftest import build_app
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -76,6 +76,8 @@ def pg_url():
 @pytest.fixture(scope="session")
 def app_config(tmp_path_factory, pg_url, redis_url) -> dict:
     instance = tmp_path_factory.mktemp("instance-pg")
+    # The cache's and the limiter's Redis settings as a deployment with REDIS_URL gets them.
+    deployed = load_config({"REDIS_URL": redis_url}, instance_path=instance)
     return {
         **TEST_CONFIG,
         "INSTANCE_PATH": str(instance),
@@ -83,9 +85,8 @@ def app_config(tmp_path_factory, pg_url, redis_url) -> dict:
         "SQLALCHEMY_DATABASE_URI": pg_url,
         "EMBEDDED_DATABASE": False,
         "REDIS_URL": redis_url,
-        "CACHE_TYPE": "RedisCache",
-        "CACHE_REDIS_URL": redis_url,
-        "RATELIMIT_STORAGE_URI": redis_url,
+        **{key: deployed[key] for key in ("CACHE_TYPE", "CACHE_REDIS_URL", "CACHE_OPTIONS", "RATELIMIT_STORAGE_URI",
+                                          "RATELIMIT_STORAGE_OPTIONS")},
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from app import caching
+from app import caching, redis_clients
 from app.security import limiting
 from app.users.models import Role
 from tests.conftest import build_app
@@ -51,3 +51,18 @@ def test_shared_keys_name_scopes_never_people(app, db, redis_url, make_user, mak
         name = key.removeprefix("saintara:cache:")
         assert name.split(":", 1)[0] in {"gen", "lock", "dashboard", "facets", "api", "settings"}, key
         assert not any(person.email in key for person in people) and "user" not in name, key
+
+
+def test_every_redis_client_of_the_portal_waits_for_a_restarting_redis(app):
+    """Sessions, cache, rate limits and jobs all retry LOADING (app.redis_clients); a client made
+    some other way would lose its request's session during a restart of Redis."""
+    from app.extensions import cache, limiter
+    from app.jobs.store import redis_client
+
+    with app.app_context():
+        clients = {"sessions": app.session_interface.store._redis, "cache": cache.cache._read_client,
+                   "limits": limiter.storage.storage, "jobs": redis_client()}
+    for name, client in clients.items():
+        retry = client.connection_pool.connection_kwargs.get("retry")
+        assert retry is not None and retry.get_retries() == redis_clients.LOADING_RETRIES, name
+        assert retry._supported_errors == (redis.exceptions.BusyLoadingError,), name
