@@ -74,7 +74,7 @@ from scripts.bench.audit_data import (  # noqa: E402
 )
 from tests.conftest import RequestIsolatedClient  # noqa: E402  (each request its own app context)
 
-DATABASE = "saintara_bench_audit"
+DATABASE = os.environ.get("BENCH_AUDIT_DATABASE", "saintara_bench_audit")
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "quiet orange lantern drifting north"  # noqa: S105 (a throw-away benchmark database)
 COMMON_TERMS = ("approved", "signed", "customer", "transaction", "refused")
