@@ -19,11 +19,11 @@ import itertools
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import String, and_, case, false, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import operators
 
 from app.audit.filters import AuditFilter
-from app.audit.models import SEARCH_EXPRESSION, AuditLog
+from app.audit.models import SEALED_PATTERN, SEARCH_DOCUMENT, SEARCH_EXPRESSION, AuditLog
 from app.database import LIKE_ESCAPE, contains_pattern
 from app.extensions import db
 from app.pagination import Keyset, Page
@@ -65,17 +65,29 @@ def _dialect() -> str:
 
 
 def search_document():
-    """The searched text: description, actor e-mail and resource, as the trigram index has it."""
+    """The searched text: description, actor e-mail and resource without their sealed values,
+    as the trigram index has it."""
     return literal_column(SEARCH_EXPRESSION, String)
 
 
-def search_conditions(terms: tuple[str, ...], document=None) -> list:
-    """One condition per word: each must appear (case-insensitively) somewhere in the entry."""
+def raw_document():
+    """The same text with the sealed values still in (cheap to compute: no regular expression)."""
+    return literal_column(SEARCH_DOCUMENT, String)
+
+
+def search_conditions(terms: tuple[str, ...], raw=None) -> list:
+    """One condition per word: each must appear (case-insensitively) somewhere in the entry,
+    outside its sealed values. Given ``raw`` (the raw document of rows already selected), the
+    sealed values are taken out only where the word appears in the raw text at all."""
     if not terms:
         return []
     if _dialect() == "postgresql":
-        document = search_document() if document is None else document
-        return [document.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for t in terms]
+        if raw is None:
+            return [search_document().ilike(contains_pattern(t), escape=LIKE_ESCAPE) for t in terms]
+        unsealed = func.regexp_replace(raw, SEALED_PATTERN, " ", "g")
+        return [case((raw.ilike(contains_pattern(t), escape=LIKE_ESCAPE),
+                      unsealed.ilike(contains_pattern(t), escape=LIKE_ESCAPE)), else_=false())
+                for t in terms]
     columns = (AuditLog.description, AuditLog.actor_email, AuditLog.resource_repr)
     return [or_(*(c.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for c in columns)) for t in terms]
 
@@ -197,7 +209,7 @@ def _search_fetch(crit: Criteria, *, rare: bool):
             hits = indexed(beyond, start, order, limit)
         else:
             scope = _bounded(crit.where(search=False), beyond, start)
-            window = (select(AuditLog.id, AuditLog.created_at, search_document().label("document"))
+            window = (select(AuditLog.id, AuditLog.created_at, raw_document().label("document"))
                       .where(*scope).order_by(*order).limit(SEARCH_WINDOW).subquery())
             found = select(window.c.id).where(*search_conditions(crit.terms, window.c.document))
             hits = list(db.session.scalars(found.order_by(*_retarget(order, window)).limit(limit)))
