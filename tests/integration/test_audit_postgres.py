@@ -33,6 +33,17 @@ def write(db, descriptions, **fields):
     db.session.commit()
 
 
+def every_page(f: AuditFilter, size: int) -> list[int]:
+    """The ids of every entry the filter lists, following the pages' cursors to the end."""
+    seen, cursor = [], None
+    while True:
+        page = queries.page(f, None, cursor=cursor, size=size)
+        seen += [row.id for row in page.items]
+        if not page.next:
+            return seen
+        cursor = page.next
+
+
 def test_the_change_is_written_before_the_chain_lock_is_taken(db, make_user):
     """The chain lock is held from the append to the commit only, never while the change's
     own statements wait (for a row lock, say): other writers are not kept from the chain."""
@@ -117,13 +128,7 @@ def test_search_pages_with_either_strategy(db, monkeypatch, rare):
     f = AuditFilter(q="NEEDLE", terms=("needle",))
     expected = [e.id for e in db.session.scalars(
         select(AuditLog).where(AuditLog.description.like("needle%")).order_by(AuditLog.id.desc()))]
-    seen, cursor = [], None
-    while True:
-        page = queries.page(f, None, cursor=cursor, size=3)
-        seen += [e.id for e in page.items]
-        if not page.next:
-            break
-        cursor = page.next
+    seen = every_page(f, size=3)
     assert seen == expected and len(seen) == 10
 
 
@@ -180,13 +185,7 @@ def test_an_accounts_address_is_listed_in_both_forms_by_union(db, make_user):
     db.session.commit()
     f = AuditFilter(actor_email=person.email)
     assert len(queries.criteria(f, None).alternatives) == 2
-    seen, cursor = [], None
-    while True:
-        page = queries.page(f, None, cursor=cursor, size=2)
-        seen += [row.id for row in page.items]
-        if not page.next:
-            break
-        cursor = page.next
+    seen = every_page(f, size=2)
     expected = db.session.scalars(select(AuditLog.id).where(AuditLog.action == "USER_UPDATE",
                                                             AuditLog.description.in_(["as typed", "sealed 0",
                                                                                       "sealed 1", "sealed 2"]))
