@@ -25,8 +25,8 @@
 4. Drops the database unless ``--keep``; ``--reuse --export-only`` measures the export again
    on the kept database (whatever size it has grown to).
 
-Above ``--search-index-max`` entries the log is built without its trigram search index (about
-2 KB of index per entry of sealed text, 20 GB at 10 million): erasure never searches the log.
+Above ``--search-index-max`` entries the log is built without its trigram search index (the
+slowest index to build): erasure never searches the log.
 Timed phases hold /tmp/saintara-bench.lock so that two benchmarks never time at once. Tests
 never assert on time; this script prints the figures docs/PERFORMANCE.md quotes.
 """
