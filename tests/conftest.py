@@ -127,6 +127,19 @@ def db(app):
             connection.close()
 
 
+WINDOW_START = 1_900_000_800.0  # a multiple of 15 minutes, 1 hour and 1 minute: no window ends mid-test
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The limiter's clock stands still at the start of a window (the test never crosses one:
+    a fixed window that ends between a test's requests would count them twice over)."""
+    from app.security import limiting
+
+    monkeypatch.setattr(limiting, "clock", lambda: WINDOW_START + 1)
+    return WINDOW_START + 1
+
+
 @pytest.fixture
 def jobs_stay_queued(monkeypatch):
     """Background jobs are queued but not run: a job thread would share the ``db`` fixture's

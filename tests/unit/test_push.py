@@ -22,7 +22,6 @@ from app.push import jobs as push_jobs
 from app.push import services as push
 from app.push import triggers
 from app.push.models import PushNotice, PushSubscription
-from app.security import limiting
 from app.security.actor import Actor
 from app.users.models import Role
 from tests.conftest import csrf_token_from
@@ -359,8 +358,7 @@ def test_only_the_browsers_push_services_are_known_by_default(app, monkeypatch):
 
 
 def test_test_notifications_are_rate_limited_per_account(db, make_user, client_for, push_on, jobs_stay_queued,
-                                                         monkeypatch):
-    monkeypatch.setattr(limiting, "clock", lambda: 1_900_000_801.0)  # one fixed minute, wherever the test runs
+                                                         frozen_clock):
     client = client_for(make_user(Role.ADMIN))
     token = csrf_token_from(client.get("/account").get_data(as_text=True))
     answers = [client.post("/account/push/test", data={"csrf_token": token}).status_code for _ in range(6)]

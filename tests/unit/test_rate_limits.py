@@ -14,17 +14,9 @@ from app.observability import metrics
 from app.security import limiting, ratelimits
 from app.security.ratelimit_docs import DOC_PATH, render_markdown
 from app.users.models import Role
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[2]
-WINDOW_START = 1_900_000_800.0  # a multiple of 15 minutes, 1 hour and 1 minute: no window ends mid-test
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """The limiter's clock stands still at the start of a window (the test never crosses one)."""
-    monkeypatch.setattr(limiting, "clock", lambda: WINDOW_START + 1)
-    return WINDOW_START + 1
 
 
 def documented_limit(name: str) -> int:
