@@ -150,12 +150,11 @@ _BigId = BigInteger().with_variant(Integer(), "sqlite")
 # description, actor e-mail and resource, with every sealed value (app.personal_data.vault)
 # taken out. Sealed text is ciphertext: indexed, it filled the index with random trigrams
 # (13 times its size now) and let a short word match inside it by chance.
-SEARCH_DOCUMENT = (
-    "((((description || ' '::text) || actor_email::text) || ' '::text) "
-    "|| COALESCE(resource_repr, ''::character varying)::text)"
-)
+_SEARCH_TEXT = ("(((description || ' '::text) || actor_email::text) || ' '::text) "
+                "|| COALESCE(resource_repr, ''::character varying)::text")
+SEARCH_DOCUMENT = f"({_SEARCH_TEXT})"  # with the sealed values still in
 SEALED_PATTERN = "s1~[0-9]+~[A-Za-z0-9_-]*"
-SEARCH_EXPRESSION = f"regexp_replace({SEARCH_DOCUMENT[1:-1]}, '{SEALED_PATTERN}'::text, ' '::text, 'g'::text)"
+SEARCH_EXPRESSION = f"regexp_replace({_SEARCH_TEXT}, '{SEALED_PATTERN}'::text, ' '::text, 'g'::text)"
 
 
 def _search_index() -> Index:

@@ -85,9 +85,9 @@ def search_conditions(terms: tuple[str, ...], raw=None) -> list:
         if raw is None:
             return [search_document().ilike(contains_pattern(t), escape=LIKE_ESCAPE) for t in terms]
         unsealed = func.regexp_replace(raw, SEALED_PATTERN, " ", "g")
-        return [case((raw.ilike(contains_pattern(t), escape=LIKE_ESCAPE),
-                      unsealed.ilike(contains_pattern(t), escape=LIKE_ESCAPE)), else_=false())
-                for t in terms]
+        patterns = [contains_pattern(t) for t in terms]
+        return [case((raw.ilike(p, escape=LIKE_ESCAPE), unsealed.ilike(p, escape=LIKE_ESCAPE)), else_=false())
+                for p in patterns]
     columns = (AuditLog.description, AuditLog.actor_email, AuditLog.resource_repr)
     return [or_(*(c.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for c in columns)) for t in terms]
 

@@ -127,8 +127,9 @@ class FileJobStore:
 def redis_client():
     """The app's Redis client for jobs (one per app, created on first use)."""
     client = current_app.extensions.get("jobs_redis")
-    if client is None:  # no socket timeout: the worker blocks on the queue
-        client = current_app.extensions["jobs_redis"] = redis_clients.client(current_app.config["REDIS_URL"], None)
+    if client is None:
+        url = current_app.config["REDIS_URL"]  # no socket timeout: the worker blocks on the queue
+        client = current_app.extensions["jobs_redis"] = redis_clients.client(url, timeout=None)
     return client
 
 
