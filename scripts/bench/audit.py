@@ -28,6 +28,7 @@ Tests never assert on time; this script prints the figures that docs/PERFORMANCE
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -416,6 +417,8 @@ def main() -> None:
     parser.add_argument("--verify-only", action="store_true",
                         help="measure only `flask audit verify` (with --reuse: on the kept database)")
     parser.add_argument("--write-doc", type=Path, help="put the table into this file's 'Audit log' section")
+    parser.add_argument("--urls-out", type=Path,
+                        help="with --reuse: write each view's URLs here (for scripts/bench/side_by_side.py) and stop")
     args = parser.parse_args()
     rng = random.Random(11)
     loads = LoadRecorder()
@@ -443,6 +446,9 @@ def main() -> None:
                                   role=Role.SUPERADMIN, institution_id=None, password=PASSWORD)
                 db.session.commit()
             plans = scenarios(rows, args.requests, rng)
+        if args.urls_out:
+            args.urls_out.write_text(json.dumps({name: urls for name, (urls, _sql) in plans.items() if urls}))
+            return
         if args.overhead_only or args.verify_only:
             with app.app_context(), bench_lock():
                 log(f"load average {loads.sample():.1f}")
@@ -497,7 +503,7 @@ def main() -> None:
                 log(f"export {newest:,}{'' if reveal else ' (not revealed)'}: {seconds:.1f} s, {megabytes:.0f} MB, "
                     f"RSS +{growth:.1f} MB")
     finally:
-        if not args.keep:
+        if not (args.keep or args.urls_out):  # --urls-out prepares a side-by-side run on this database
             with app.app_context():
                 db.engine.dispose()
             drop_database()
